@@ -1,0 +1,26 @@
+// Package all registers every Starlark module of cocalcctl in one list.
+package all
+
+import (
+	"go.starlark.net/starlark"
+
+	"github.com/cocalcctl/cocalcctl/builtins/runtime"
+	"github.com/cocalcctl/cocalcctl/builtins/secret"
+)
+
+// Modules lists the modules in the order the reference documents them.
+func Modules() []runtime.Module {
+	return []runtime.Module{
+		secret.Module,
+	}
+}
+
+// Predeclared returns the names every script starts with: the modules and
+// the core helpers of the runtime.
+func Predeclared() starlark.StringDict {
+	d := runtime.Core()
+	for _, m := range Modules() {
+		d[m.Name] = m.Value()
+	}
+	return d
+}

@@ -1,0 +1,179 @@
+// Package runtime is the Starlark host of cocalcctl: it carries the per-run
+// state on the thread, loads scripts, calls their entry functions, records
+// steps and renders errors with script positions.
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"go.starlark.net/starlark"
+)
+
+const envKey = "cocalcctl.env"
+
+// Env is the per-run state that travels on the starlark.Thread: the context,
+// the file system, the clock, the output, the flags of the run and the
+// backends of the modules. Builtins reach it with EnvOf.
+type Env struct {
+	// Ctx is cancelled when the run is interrupted.
+	Ctx context.Context
+
+	// FS is where files are read and written.
+	FS FS
+
+	// Clock tells the time.
+	Clock Clock
+
+	// Reporter receives the step events.
+	Reporter *Reporter
+
+	// DryRun makes every step read state and change nothing.
+	DryRun bool
+
+	// Yes is the consent to destructive steps given on the command line.
+	Yes bool
+
+	// Confirm asks the user at a terminal whether a destructive step may go
+	// ahead. It is nil when there is no terminal, and then the answer is no.
+	Confirm func(question string) bool
+
+	// Stderr receives print() output and progress; os.Stderr when nil.
+	Stderr io.Writer
+
+	// Verbose asks builtins for more detail on stderr.
+	Verbose bool
+
+	// Root is the folder of the main script; load() and relative paths may
+	// not leave it.
+	Root string
+
+	mu       sync.Mutex
+	backends map[string]any
+	secrets  []string
+}
+
+// NewEnv returns an Env on the real file system and clock that reports to
+// rep.
+func NewEnv(ctx context.Context, rep *Reporter) *Env {
+	env := &Env{Ctx: ctx, FS: OSFS{}, Clock: SystemClock{}, Reporter: rep}
+	if rep != nil {
+		rep.redact = env.Redact
+	}
+	return env
+}
+
+// Attach stores env on thread.
+func Attach(thread *starlark.Thread, env *Env) { thread.SetLocal(envKey, env) }
+
+// EnvOf returns the Env of thread. It panics when the thread was not set up by
+// this package, which is a programming error, not a script error.
+func EnvOf(thread *starlark.Thread) *Env {
+	env, ok := thread.Local(envKey).(*Env)
+	if !ok {
+		panic("internal error: the starlark thread carries no cocalcctl environment")
+	}
+	return env
+}
+
+// SetBackend installs the backend of a module under key, for example a fake
+// Docker engine in a test.
+func (e *Env) SetBackend(key string, backend any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.backends == nil {
+		e.backends = map[string]any{}
+	}
+	e.backends[key] = backend
+}
+
+// Backend returns the backend stored under key, opening it with open on the
+// first call. A backend that fails to open is not cached, so a later call
+// tries again.
+func (e *Env) Backend(key string, open func() (any, error)) (any, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+
+	if b, ok := e.backends[key]; ok {
+		return b, nil
+	}
+	if open == nil {
+		return nil, fmt.Errorf("internal error: no backend %q", key)
+	}
+	b, err := open()
+	if err != nil {
+		return nil, err
+	}
+	if e.backends == nil {
+		e.backends = map[string]any{}
+	}
+	e.backends[key] = b
+	return b, nil
+}
+
+// Backends returns every backend opened so far, so the host can close them.
+func (e *Env) Backends() []any {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []any
+	for _, b := range e.backends {
+		out = append(out, b)
+	}
+	return out
+}
+
+// Close closes every backend that has a Close method.
+func (e *Env) Close() {
+	for _, b := range e.Backends() {
+		if c, ok := b.(io.Closer); ok {
+			c.Close()
+		}
+	}
+}
+
+// AddSecret registers the plain text of a secret, so that Redact removes it
+// from anything cocalcctl prints. Values shorter than four bytes are not
+// registered, because scrubbing them would mangle ordinary output.
+func (e *Env) AddSecret(plain string) {
+	if len(plain) < 4 {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, s := range e.secrets {
+		if s == plain {
+			return
+		}
+	}
+	e.secrets = append(e.secrets, plain)
+}
+
+// Redact replaces every registered secret in s with "<secret>".
+func (e *Env) Redact(s string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, secret := range e.secrets {
+		s = strings.ReplaceAll(s, secret, "<secret>")
+	}
+	return s
+}
+
+// ResolvePath makes a relative path in a script relative to the main script's
+// folder, so a script does the same thing from any working folder.
+// A leading "~/" means the user's home folder.
+func ResolvePath(env *Env, p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	if p == "" || filepath.IsAbs(p) || env.Root == "" {
+		return p
+	}
+	return filepath.Join(env.Root, p)
+}

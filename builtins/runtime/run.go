@@ -1,0 +1,194 @@
+package runtime
+
+import (
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.starlark.net/lib/json"
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+)
+
+// Core returns the predeclared names that every script has besides the
+// modules: json, struct and dry_run().
+func Core() starlark.StringDict {
+	return starlark.StringDict{
+		"json":    json.Module,
+		"struct":  starlark.NewBuiltin("struct", starlarkstruct.Make),
+		"dry_run": starlark.NewBuiltin("dry_run", dryRun),
+	}
+}
+
+func dryRun(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
+		return nil, err
+	}
+	return starlark.Bool(EnvOf(thread).DryRun), nil
+}
+
+// Script is a script whose top level has run.
+type Script struct {
+	Path    string
+	Globals starlark.StringDict
+	Thread  *starlark.Thread
+}
+
+// ExecScript reads and runs the top level of the script at path. Its folder
+// becomes env.Root unless Root is already set.
+func ExecScript(env *Env, path string, predeclared starlark.StringDict, stdlib fs.FS, read func(string) ([]byte, error)) (*Script, error) {
+	loader := NewLoader(env, predeclared, stdlib, read)
+	if env.Root == "" {
+		env.Root = dirOf(path)
+	}
+	src, err := loader.read(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read script: %w", err)
+	}
+
+	thread := loader.NewThread(path)
+	globals, err := ExecProtected(thread, path, src, predeclared)
+	if err != nil {
+		return nil, err
+	}
+	return &Script{Path: path, Globals: globals, Thread: thread}, nil
+}
+
+func dirOf(path string) string {
+	if i := strings.LastIndexAny(path, "/"); i >= 0 {
+		if i == 0 {
+			return "/"
+		}
+		return path[:i]
+	}
+	return "."
+}
+
+// Function returns the script's function called name, or a usage error that
+// lists the functions it has.
+func (s *Script) Function(name string) (*starlark.Function, error) {
+	v, ok := s.Globals[name]
+	fn, isFn := v.(*starlark.Function)
+	if !ok || !isFn {
+		return nil, &UsageError{Msg: fmt.Sprintf("%s has no function %q; it defines: %s", s.Path, name, strings.Join(s.FunctionNames(), ", "))}
+	}
+	return fn, nil
+}
+
+// FunctionNames lists the public functions of the script, sorted.
+func (s *Script) FunctionNames() []string {
+	var out []string
+	for name, v := range s.Globals {
+		if _, ok := v.(*starlark.Function); ok && !strings.HasPrefix(name, "_") {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Call calls fn with kwargs on the script's thread, converting panics into
+// errors.
+func (s *Script) Call(fn starlark.Callable, kwargs []starlark.Tuple) (result starlark.Value, err error) {
+	err = Protect(s.Thread, func() error {
+		var e error
+		result, e = starlark.Call(s.Thread, fn, nil, kwargs)
+		return e
+	})
+	return result, err
+}
+
+// Param describes one parameter of an entry function: a script argument.
+type Param struct {
+	Name     string
+	Default  starlark.Value // nil when the parameter is required
+	Required bool
+}
+
+// Params lists the parameters of fn.
+func Params(fn *starlark.Function) []Param {
+	var out []Param
+	for i := 0; i < fn.NumParams(); i++ {
+		name, _ := fn.Param(i)
+		if strings.HasPrefix(name, "*") {
+			continue
+		}
+		d := fn.ParamDefault(i)
+		out = append(out, Param{Name: name, Default: d, Required: d == nil})
+	}
+	return out
+}
+
+// ParseArgs converts NAME=VALUE strings into keyword arguments of fn, by the
+// type of each parameter's default: bool, int, string, list of strings
+// (comma-separated), and a string for a None default. A bad value, an unknown
+// name or a missing required parameter is a *UsageError.
+func ParseArgs(fn *starlark.Function, raw []string) ([]starlark.Tuple, error) {
+	params := map[string]Param{}
+	var names []string
+	for _, p := range Params(fn) {
+		params[p.Name] = p
+		names = append(names, p.Name)
+	}
+
+	var kwargs []starlark.Tuple
+	seen := map[string]bool{}
+	for _, item := range raw {
+		name, value, ok := strings.Cut(item, "=")
+		if !ok {
+			return nil, &UsageError{Msg: fmt.Sprintf("--arg %q: want NAME=VALUE", item)}
+		}
+		p, ok := params[name]
+		if !ok {
+			return nil, &UsageError{Msg: fmt.Sprintf("--arg %s: %s takes no parameter %q; its parameters are: %s",
+				item, fn.Name(), name, strings.Join(names, ", "))}
+		}
+		if seen[name] {
+			return nil, &UsageError{Msg: fmt.Sprintf("--arg %s: %q is given twice", item, name)}
+		}
+		seen[name] = true
+		v, err := convertArg(p, value)
+		if err != nil {
+			return nil, &UsageError{Msg: fmt.Sprintf("--arg %s: %v", item, err)}
+		}
+		kwargs = append(kwargs, starlark.Tuple{starlark.String(name), v})
+	}
+
+	for _, p := range Params(fn) {
+		if p.Required && !seen[p.Name] {
+			return nil, &UsageError{Msg: fmt.Sprintf("%s needs --arg %s=VALUE", fn.Name(), p.Name)}
+		}
+	}
+	return kwargs, nil
+}
+
+func convertArg(p Param, value string) (starlark.Value, error) {
+	switch d := p.Default.(type) {
+	case starlark.Bool:
+		b, err := strconv.ParseBool(value)
+		if err != nil {
+			return nil, fmt.Errorf("%s takes true or false, got %q", p.Name, value)
+		}
+		return starlark.Bool(b), nil
+	case starlark.Int:
+		n, err := strconv.ParseInt(value, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s takes an integer, got %q", p.Name, value)
+		}
+		return starlark.MakeInt64(n), nil
+	case *starlark.List:
+		var items []starlark.Value
+		if value != "" {
+			for _, s := range strings.Split(value, ",") {
+				items = append(items, starlark.String(strings.TrimSpace(s)))
+			}
+		}
+		return starlark.NewList(items), nil
+	case starlark.String, starlark.NoneType, nil:
+		return starlark.String(value), nil
+	default:
+		return nil, fmt.Errorf("%s has a default of type %s, which --arg cannot set", p.Name, d.Type())
+	}
+}
