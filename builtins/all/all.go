@@ -4,6 +4,7 @@ package all
 import (
 	"go.starlark.net/starlark"
 
+	"github.com/cocalcctl/cocalcctl/builtins/files"
 	"github.com/cocalcctl/cocalcctl/builtins/runtime"
 	"github.com/cocalcctl/cocalcctl/builtins/secret"
 )
@@ -12,6 +13,7 @@ import (
 func Modules() []runtime.Module {
 	return []runtime.Module{
 		secret.Module,
+		files.Module,
 	}
 }
 

@@ -42,9 +42,28 @@ func (m Module) Value() *starlarkstruct.Module {
 			continue
 		}
 		short := strings.TrimPrefix(b.Name, m.Name+".")
-		members[short] = starlark.NewBuiltin(b.Name, b.Fn)
+		members[short] = starlark.NewBuiltin(b.Name, guard(b.Fn))
 	}
 	return &starlarkstruct.Module{Name: m.Name, Members: members}
+}
+
+// guard turns a Go panic inside a builtin into an ordinary error, which the
+// interpreter then reports with the script position of the call.
+func guard(fn Func) Func {
+	return func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (v starlark.Value, err error) {
+		defer func() {
+			r := recover()
+			if r == nil {
+				return
+			}
+			if u, ok := r.(*UnknownUseError); ok {
+				v, err = nil, fmt.Errorf("%s: %w", b.Name(), u)
+				return
+			}
+			v, err = nil, fmt.Errorf("internal error in cocalcctl: %v; this is a bug, please report it with the script that caused it", r)
+		}()
+		return fn(thread, b, args, kwargs)
+	}
 }
 
 // Find returns the builtin called name (qualified), if the module has one.
