@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"strconv"
 	"strings"
 
 	"go.starlark.net/starlark"
@@ -29,9 +30,18 @@ func RenderCall(name string, args starlark.Tuple, kwargs []starlark.Tuple) strin
 		key := string(kv[0].(starlark.String))
 		b.WriteString(key)
 		b.WriteByte('=')
-		if isSensitive(key) && kv[1] != starlark.None {
+		mode, isInt := kv[1].(starlark.Int)
+		switch {
+		case isSensitive(key) && kv[1] != starlark.None:
 			b.WriteString("<secret>")
-		} else {
+		case key == "mode" && isInt:
+			// File modes read best in octal, as the script wrote them.
+			if n, ok := mode.Int64(); ok && n >= 0 {
+				b.WriteString("0o" + strconv.FormatInt(n, 8))
+				break
+			}
+			b.WriteString(mode.String())
+		default:
 			b.WriteString(RenderValue(kv[1]))
 		}
 	}

@@ -76,6 +76,7 @@ func parseFlags(fs *pflag.FlagSet, usageText string, args []string, std IO) erro
 		return &errPrinted{code: exitOK}
 	}
 	if err != nil {
+		fmt.Fprintf(std.Stderr, "cocalcctl %s: %v\nRun \"cocalcctl %s --help\" for usage.\n", fs.Name(), err, fs.Name())
 		return &errPrinted{code: exitUsage}
 	}
 	return nil
