@@ -17,6 +17,10 @@ func Modules() []runtime.Module {
 	}
 }
 
+// Fakes installs fresh fake backends into env, for `cocalcctl test`.
+func Fakes(env *runtime.Env) {
+}
+
 // Predeclared returns the names every script starts with: the modules and
 // the core helpers of the runtime.
 func Predeclared() starlark.StringDict {

@@ -177,3 +177,15 @@ func ResolvePath(env *Env, p string) string {
 	}
 	return filepath.Join(env.Root, p)
 }
+
+// Swap replaces the reporter, the dry-run and consent flags and the print
+// output, for a script run inside a test, and returns a function that puts
+// the old ones back.
+func (e *Env) Swap(rep *Reporter, dryRun, yes bool, stderr io.Writer) (restore func()) {
+	oldRep, oldDry, oldYes, oldErr, oldConfirm := e.Reporter, e.DryRun, e.Yes, e.Stderr, e.Confirm
+	rep.redact = e.Redact
+	e.Reporter, e.DryRun, e.Yes, e.Stderr, e.Confirm = rep, dryRun, yes, stderr, nil
+	return func() {
+		e.Reporter, e.DryRun, e.Yes, e.Stderr, e.Confirm = oldRep, oldDry, oldYes, oldErr, oldConfirm
+	}
+}
