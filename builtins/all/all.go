@@ -5,6 +5,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"github.com/cocalcctl/cocalcctl/builtins/files"
+	"github.com/cocalcctl/cocalcctl/builtins/pki"
 	"github.com/cocalcctl/cocalcctl/builtins/runtime"
 	"github.com/cocalcctl/cocalcctl/builtins/secret"
 )
@@ -14,6 +15,7 @@ func Modules() []runtime.Module {
 	return []runtime.Module{
 		secret.Module,
 		files.Module,
+		pki.Module,
 	}
 }
 
