@@ -35,7 +35,8 @@ const backdate = 5 * time.Minute
 // maxDays bounds days, so that NotAfter stays a sensible date.
 const maxDays = 36500
 
-// request is what a pki.ca or ca.issue call asks for.
+// request is the certificate and key that one pki.ca or ca.issue call
+// requests.
 type request struct {
 	certPath, keyPath string
 	commonName        string
@@ -72,8 +73,8 @@ type existing struct {
 	// keyMismatch is set when the key does not belong to the certificate.
 	keyMismatch bool
 
-	// renewal is set when the certificate is valid but inside its renewal
-	// window; it says when the certificate expires.
+	// renewal is the warning, with the expiry date, for a valid certificate
+	// inside its renewal window. It is empty otherwise.
 	renewal string
 
 	// warnings are problems that leave the files usable.
@@ -289,8 +290,8 @@ func newSerial() (*big.Int, error) {
 	}
 }
 
-// made is a new certificate and key, encoded as they are written.
-type made struct {
+// issued is a new certificate and key, encoded as they are written.
+type issued struct {
 	cert    *x509.Certificate
 	key     crypto.Signer
 	certPEM []byte
@@ -300,7 +301,7 @@ type made struct {
 
 // makeCert generates a key and a certificate for req at time now, signed by
 // req.issuer or, for the CA, by the new key itself.
-func makeCert(req *request, now time.Time) (*made, error) {
+func makeCert(req *request, now time.Time) (*issued, error) {
 	key, err := generateKey(req.keyType)
 	if err != nil {
 		return nil, err
@@ -327,7 +328,7 @@ func makeCert(req *request, now time.Time) (*made, error) {
 		DNSNames:              req.names.DNS,
 		IPAddresses:           req.names.IPs,
 	}
-	out := &made{key: key}
+	out := &issued{key: key}
 
 	parent, signer := tmpl, key
 	if req.role == roleCA {
@@ -362,7 +363,7 @@ func makeCert(req *request, now time.Time) (*made, error) {
 // write stores the key (0600) and then the certificate (0644), creating
 // their folder with mode 0700 when it is missing. The key goes first so that
 // a new certificate never sits next to an old key.
-func (m *made) write(fsys runtime.FS, req *request) error {
+func (m *issued) write(fsys runtime.FS, req *request) error {
 	dir := filepath.Dir(req.keyPath)
 	if err := fsys.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("cannot create the folder %s: %w", dir, err)

@@ -22,12 +22,13 @@ type outcome struct {
 
 // replacement describes, for one kind of step, what force=True replaces.
 type replacement struct {
-	// what names the files in a drift error, such as `certificate "server"
-	// in /work/certs`.
+	// what is the name of the files in a drift error, such as
+	// `certificate "server" in /work/certs`.
 	what string
-	// fix tells the user how to replace the files.
+	// fix is the advice in a drift error on how to replace the files.
 	fix string
-	// confirm is the destructive action that step.Confirm asks about.
+	// confirm is the destructive action that step.Confirm requests consent
+	// for.
 	confirm string
 }
 

@@ -21,12 +21,15 @@ type Certificate struct {
 var _ starlark.HasAttrs = (*Certificate)(nil)
 
 func (c *Certificate) String() string {
-	return fmt.Sprintf("<pki.certificate %q %s>", c.name, c.attrs["cert_file"])
+	path, _ := starlark.AsString(c.attrs["cert_file"])
+	return fmt.Sprintf("<pki.certificate %q %s>", c.name, path)
 }
-func (c *Certificate) Type() string          { return "pki.certificate" }
-func (c *Certificate) Freeze()               {}
-func (c *Certificate) Truth() starlark.Bool  { return starlark.True }
-func (c *Certificate) Hash() (uint32, error) { return 0, errors.New("unhashable type: pki.certificate") }
+func (c *Certificate) Type() string         { return "pki.certificate" }
+func (c *Certificate) Freeze()              {}
+func (c *Certificate) Truth() starlark.Bool { return starlark.True }
+func (c *Certificate) Hash() (uint32, error) {
+	return 0, errors.New("unhashable type: pki.certificate")
+}
 
 // Attr implements starlark.HasAttrs.
 func (c *Certificate) Attr(name string) (starlark.Value, error) { return c.attrs[name], nil }

@@ -25,8 +25,8 @@ import (
 var KeyTypes = []string{"ecdsa-p256", "ecdsa-p384", "rsa2048", "rsa3072", "rsa4096", "ed25519"}
 
 // checkKeyType returns nil when keyType is one of KeyTypes. Otherwise the
-// error says whether the type is too weak or unknown, and lists the allowed
-// types.
+// error states whether the type is too weak or unknown, and lists the
+// allowed types.
 func checkKeyType(keyType string) error {
 	for _, k := range KeyTypes {
 		if keyType == k {
@@ -92,15 +92,6 @@ func keyTypeOf(pub crypto.PublicKey) string {
 		return "ed25519"
 	}
 	return fmt.Sprintf("unsupported key %T", pub)
-}
-
-// publicKeyOf returns the public half of a private key.
-func publicKeyOf(key crypto.PrivateKey) (crypto.PublicKey, bool) {
-	s, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, false
-	}
-	return s.Public(), true
 }
 
 // sameKey reports whether a and b are the same public key.
@@ -175,7 +166,7 @@ var ErrWrongPassphrase = errors.New("the passphrase does not decrypt the key, or
 // needs passphrase), SEC 1 ("EC PRIVATE KEY") or PKCS#1 ("RSA PRIVATE KEY").
 // A passphrase given for an unencrypted key is ignored. Keys encrypted with
 // OpenSSL's legacy PEM encryption (a Proc-Type header) are rejected with a
-// message that says how to convert them. The errors never contain the
+// message that shows how to convert them. The errors never contain the
 // passphrase; errors.Is matches ErrKeyEncrypted and ErrWrongPassphrase.
 func ParsePrivateKeyPEM(data []byte, passphrase []byte) (crypto.PrivateKey, error) {
 	key, _, err := parseKeyPEM(data, passphrase)

@@ -9,12 +9,12 @@ import (
 	"go.starlark.net/starlark"
 )
 
-// isDNSName reports whether s can be a DNS subject alternative name: labels
-// of 1 to 63 letters, digits, hyphens and underscores, not starting or ending
-// with a hyphen, at most 253 characters in all, and optionally a leading "*"
-// label for a wildcard. Underscores are outside the host name rules of
-// RFC 1123 but Docker container names may contain them, and Go's crypto/x509
-// and OpenSSL match such names.
+// isDNSName reports whether s can be a DNS subject alternative name. That is
+// dot-separated labels of 1 to 63 letters, digits, hyphens and underscores
+// that do not start or end with a hyphen, at most 253 characters in all. A
+// leading "*" label makes a wildcard. Underscores are outside the host name
+// rules of RFC 1123, but Docker container names may contain them, and Go's
+// crypto/tls and OpenSSL 3 match such names (TestUnderscoreNameVerifies).
 func isDNSName(s string) bool {
 	if s == "" || len(s) > 253 || net.ParseIP(s) != nil {
 		return false

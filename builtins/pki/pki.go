@@ -63,8 +63,8 @@ key_type defaults to the CA's key type. days is the lifetime, cut to the CA's ow
 serial number is 128 random bits.
 
 passphrase (a secret or a string of at least 4 characters) writes the key as encrypted PKCS#8:
-PBES2 with PBKDF2-HMAC-SHA256 (600,000 iterations) and AES-256-CBC, which OpenSSL, libpq and Node
-read. Without it the key is unencrypted PKCS#8.
+PBES2 with PBKDF2-HMAC-SHA256 (600,000 iterations) and AES-256-CBC, a format OpenSSL reads (and with
+it libpq and Node). Without it the key is unencrypted PKCS#8.
 
 A rerun reuses existing files when they parse, the key belongs to the certificate (and decrypts
 with the passphrase, when one is given), the certificate has not expired, was signed by this CA,
