@@ -117,8 +117,8 @@ func examine(fsys runtime.FS, req *request, now time.Time) (*existing, error) {
 		if info, err := fsys.Stat(req.keyPath); err == nil && info.Mode().Perm()&0o077 != 0 {
 			ex.warnings = append(ex.warnings, fmt.Sprintf(
 				"%s has mode %04o, so other users can read the private key; run `chmod 600 %s`, "+
-					"and replace the key with force=True if others may have read it",
-				req.keyPath, info.Mode().Perm(), req.keyPath))
+					"and if others may have read it, delete %s and %s so that the next run issues new ones",
+				req.keyPath, info.Mode().Perm(), req.keyPath, req.certName(), req.keyName()))
 		}
 	}
 
@@ -139,7 +139,7 @@ func examine(fsys runtime.FS, req *request, now time.Time) (*existing, error) {
 // request in ex. It returns the key when it could be read.
 func examineKey(ex *existing, req *request, keyPEM []byte) crypto.Signer {
 	if req.passphraseUnknown {
-		ex.diffs = append(ex.diffs, fmt.Sprintf("%s cannot be encrypted with the passphrase, which this run would create", req.keyName()))
+		ex.diffs = append(ex.diffs, fmt.Sprintf("%s was not encrypted with the passphrase, which this run would create", req.keyName()))
 		return nil
 	}
 	key, encrypted, err := parseKeyPEM(keyPEM, req.passphrase)

@@ -259,6 +259,7 @@ func handshake(t *testing.T, caFile string, serverCert, clientCert tls.Certifica
 	}
 	defer ln.Close()
 
+	roots := certPool(t, caFile)
 	type result struct {
 		err error
 		cn  string
@@ -274,7 +275,7 @@ func handshake(t *testing.T, caFile string, serverCert, clientCert tls.Certifica
 		conn.SetDeadline(time.Now().Add(10 * time.Second))
 		srv := tls.Server(conn, &tls.Config{
 			Certificates: []tls.Certificate{serverCert},
-			ClientCAs:    certPool(t, caFile),
+			ClientCAs:    roots,
 			ClientAuth:   tls.RequireAndVerifyClientCert,
 			MinVersion:   tls.VersionTLS12,
 		})
@@ -299,7 +300,7 @@ func handshake(t *testing.T, caFile string, serverCert, clientCert tls.Certifica
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	cli := tls.Client(conn, &tls.Config{
-		RootCAs:      certPool(t, caFile),
+		RootCAs:      roots,
 		ServerName:   serverName,
 		Certificates: []tls.Certificate{clientCert},
 		MinVersion:   tls.VersionTLS12,
