@@ -45,7 +45,7 @@ func (c *CA) Hash() (uint32, error) { return 0, errors.New("unhashable type: pki
 // Attr implements starlark.HasAttrs.
 func (c *CA) Attr(name string) (starlark.Value, error) {
 	if name == "issue" {
-		return starlark.NewBuiltin("ca.issue", guard(issue)).BindReceiver(c), nil
+		return starlark.NewBuiltin("ca.issue", runtime.Guard(issue)).BindReceiver(c), nil
 	}
 	return c.attrs[name], nil
 }
@@ -168,21 +168,3 @@ func setCertAttrs(thread *starlark.Thread, attrs starlark.StringDict, out outcom
 	attrs["fingerprint"] = starlark.String(fingerprint(out.cert))
 }
 
-// guard turns a Go panic inside a method builtin into an error with the
-// script position of the call, as runtime.Module does for module functions.
-func guard(fn runtime.Func) runtime.Func {
-	return func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (v starlark.Value, err error) {
-		defer func() {
-			r := recover()
-			if r == nil {
-				return
-			}
-			if u, ok := r.(*runtime.UnknownUseError); ok {
-				v, err = nil, fmt.Errorf("%s: %w", b.Name(), u)
-				return
-			}
-			v, err = nil, fmt.Errorf("internal error in cocalcctl: %v; this is a bug, please report it with the script that caused it", r)
-		}()
-		return fn(thread, b, args, kwargs)
-	}
-}

@@ -42,14 +42,14 @@ func (m Module) Value() *starlarkstruct.Module {
 			continue
 		}
 		short := strings.TrimPrefix(b.Name, m.Name+".")
-		members[short] = starlark.NewBuiltin(b.Name, guard(b.Fn))
+		members[short] = starlark.NewBuiltin(b.Name, Guard(b.Fn))
 	}
 	return &starlarkstruct.Module{Name: m.Name, Members: members}
 }
 
-// guard turns a Go panic inside a builtin into an ordinary error, which the
+// Guard turns a Go panic inside a builtin into an ordinary error, which the
 // interpreter then reports with the script position of the call.
-func guard(fn Func) Func {
+func Guard(fn Func) Func {
 	return func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (v starlark.Value, err error) {
 		defer func() {
 			r := recover()
