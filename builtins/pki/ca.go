@@ -167,4 +167,3 @@ func setCertAttrs(thread *starlark.Thread, attrs starlark.StringDict, out outcom
 	attrs["not_after"] = starlark.String(formatRFC3339(out.cert.NotAfter))
 	attrs["fingerprint"] = starlark.String(fingerprint(out.cert))
 }
-
