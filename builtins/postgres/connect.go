@@ -246,7 +246,7 @@ func (a *connectArgs) readPassword(env *runtime.Env) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("cannot read password_file %s: %w", path, err)
 	}
-	plain := strings.TrimRight(string(data), "\r\n")
+	plain := strings.TrimSpace(string(data))
 	if plain == "" {
 		return "", fmt.Errorf("password_file %s is empty: write the password into it", path)
 	}

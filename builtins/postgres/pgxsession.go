@@ -84,23 +84,34 @@ func (s *pgxSession) Query(ctx context.Context, sql string, args ...any) (*Resul
 		return nil, err
 	}
 
-	res := s.conn.ExecParams(ctx, stmts[0].text, params, nil, nil, nil).Read()
-	if res.Err != nil {
-		return nil, res.Err
+	rr := s.conn.ExecParams(ctx, stmts[0].text, params, nil, nil, nil)
+	var raws [][][]byte
+	for rr.NextRow() {
+		row := make([][]byte, len(rr.Values()))
+		for i, v := range rr.Values() {
+			if v != nil {
+				row[i] = append([]byte{}, v...)
+			}
+		}
+		raws = append(raws, row)
 	}
-	if res.FieldDescriptions == nil {
+	fields := append([]pgconn.FieldDescription{}, rr.FieldDescriptions()...)
+	if _, err := rr.Close(); err != nil {
+		return nil, err
+	}
+	if len(fields) == 0 {
 		return nil, ErrNoRows
 	}
 	out := &Result{}
-	types := make([]ColumnType, len(res.FieldDescriptions))
-	for i, fd := range res.FieldDescriptions {
+	types := make([]ColumnType, len(fields))
+	for i, fd := range fields {
 		out.Columns = append(out.Columns, fd.Name)
 		types[i] = typeOfOID(fd.DataTypeOID)
 	}
 	if err := checkColumns(out.Columns); err != nil {
 		return nil, err
 	}
-	for _, raw := range res.Rows {
+	for _, raw := range raws {
 		row := make([]any, len(raw))
 		for i, v := range raw {
 			if v == nil {

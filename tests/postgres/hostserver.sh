@@ -82,7 +82,11 @@ start() {
 		chown -R postgres:postgres "$dir"
 	fi
 
-	as_owner "$PG_BIN/initdb" -D "$dir/data" -U postgres -A trust --no-sync >"$dir/initdb.log" 2>&1
+	if ! as_owner "$PG_BIN/initdb" -D "$dir/data" -U postgres -A trust --no-sync >"$dir/initdb.log" 2>&1; then
+		echo "hostserver.sh: initdb failed:" >&2
+		cat "$dir/initdb.log" >&2
+		exit 1
+	fi
 
 	cat >>"$dir/data/postgresql.conf" <<EOF
 listen_addresses = '127.0.0.1'
