@@ -11,10 +11,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 
-	"github.com/youmark/pkcs8"
-
+	"github.com/cocalcctl/cocalcctl/builtins/pki"
 	"github.com/cocalcctl/cocalcctl/builtins/runtime"
 )
 
@@ -188,43 +186,18 @@ func loadClientCert(fsys runtime.FS, certPath, keyPath, passphrase string) (tls.
 	return cert, nil
 }
 
-// parsePrivateKey reads the first private key in PEM data: PKCS#8, PKCS#8
-// encrypted with a passphrase (read with github.com/youmark/pkcs8, the
-// library the pki module writes such keys with), SEC 1 or PKCS#1.
+// parsePrivateKey reads the first private key in PEM data with the pki
+// module's parser, which reads PKCS#8 (also encrypted with a passphrase),
+// SEC 1 and PKCS#1 keys.
 func parsePrivateKey(data []byte, passphrase string) (crypto.PrivateKey, error) {
-	var block *pem.Block
-	for rest := data; ; {
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			return nil, errors.New("no PEM private key found")
-		}
-		if strings.HasSuffix(block.Type, "PRIVATE KEY") {
-			break
-		}
+	key, err := pki.ParsePrivateKeyPEM(data, []byte(passphrase))
+	switch {
+	case errors.Is(err, pki.ErrKeyEncrypted):
+		return nil, errors.New("the key is encrypted: pass its passphrase as sslkey_passphrase=secret.file(...)")
+	case errors.Is(err, pki.ErrWrongPassphrase):
+		return nil, errors.New("the passphrase does not decrypt the key, or the key is damaged: check sslkey_passphrase")
 	}
-	if _, legacy := block.Headers["Proc-Type"]; legacy {
-		return nil, errors.New("the key uses legacy PEM encryption, which is not supported; " +
-			"convert it with `openssl pkcs8 -topk8 -v2 aes-256-cbc`")
-	}
-
-	switch block.Type {
-	case "ENCRYPTED PRIVATE KEY":
-		if passphrase == "" {
-			return nil, errors.New("the key is encrypted: pass its passphrase as sslkey_passphrase=secret.file(...)")
-		}
-		key, _, err := pkcs8.ParsePrivateKey(block.Bytes, []byte(passphrase))
-		if err != nil {
-			return nil, errors.New("the passphrase does not decrypt the key, or the key is damaged: check sslkey_passphrase")
-		}
-		return key, nil
-	case "PRIVATE KEY":
-		return x509.ParsePKCS8PrivateKey(block.Bytes)
-	case "EC PRIVATE KEY":
-		return x509.ParseECPrivateKey(block.Bytes)
-	case "RSA PRIVATE KEY":
-		return x509.ParsePKCS1PrivateKey(block.Bytes)
-	}
-	return nil, fmt.Errorf("unsupported PEM block %q", block.Type)
+	return key, err
 }
 
 // ownedByRoot reports whether the file belongs to root. Files whose owner is

@@ -20,8 +20,9 @@ import (
 // (no IP address), written to Dir as ca.crt, server.crt and server.key, the
 // names hostserver.sh reads.
 //
-// NOTE: these certificates come from Go's crypto packages; the pki module's
-// own certificates are used by the test that issues them with pki.ca.
+// These certificates come from Go's crypto packages, so a test can issue a
+// certificate that the pki module would reject; newPKITLS makes the same
+// files with the pki module.
 type testTLS struct {
 	Dir    string
 	CA     string
@@ -61,6 +62,10 @@ func newTestTLS(dir string) (*testTLS, error) {
 // certificate and key files. A non-empty passphrase encrypts the key as
 // PKCS#8 (PBES2 with AES-256-CBC).
 func (t *testTLS) client(name, cn, passphrase string) (certFile, keyFile string, err error) {
+	if t.caKey == nil {
+		// The pki module issued this CA's client certificates already.
+		return filepath.Join(t.Dir, name+".crt"), filepath.Join(t.Dir, name+".key"), nil
+	}
 	return t.issue(name, cn, nil, x509.ExtKeyUsageClientAuth, passphrase)
 }
 

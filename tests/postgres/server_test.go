@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/cocalcctl/cocalcctl/builtins/pki"
 	"github.com/cocalcctl/cocalcctl/builtins/postgres"
 	"github.com/cocalcctl/cocalcctl/builtins/runtime"
 	"github.com/cocalcctl/cocalcctl/builtins/runtime/runtimetest"
@@ -33,7 +34,7 @@ type serverOptions struct {
 	keyMode  string
 	standby  bool
 	mayFail  bool
-	certName string // folder name of the TLS material
+	pki      bool   // make the TLS material with the pki module
 }
 
 var (
@@ -80,7 +81,7 @@ func sharedServer(t *testing.T, name string, opts serverOptions) *server {
 		t.Fatal(err)
 	}
 	stopList = append(stopList, dir)
-	s, err := startServer(dir, opts)
+	s, err := startServer(t, dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,15 +101,19 @@ func ownServer(t *testing.T, name string, opts serverOptions) (*server, error) {
 		exec.Command("bash", "hostserver.sh", "stop", dir).Run()
 		os.RemoveAll(dir)
 	})
-	return startServer(dir, opts)
+	return startServer(t, dir, opts)
 }
 
-func startServer(dir string, opts serverOptions) (*server, error) {
+func startServer(t testing.TB, dir string, opts serverOptions) (*server, error) {
 	// The postgres OS user must be able to reach the cluster's folder.
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return nil, err
 	}
-	tlsMaterial, err := newTestTLS(filepath.Join(dir, "certs"))
+	newTLS := newTestTLS
+	if opts.pki {
+		newTLS = func(dir string) (*testTLS, error) { return newPKITLS(t, dir) }
+	}
+	tlsMaterial, err := newTLS(filepath.Join(dir, "certs"))
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +162,7 @@ func mainServer(t *testing.T) *server { return sharedServer(t, "main", serverOpt
 // certServer admits TCP connections only with `hostssl ... cert` for
 // certuser, so any other role has no pg_hba.conf line.
 func certServer(t *testing.T) *server {
-	return sharedServer(t, "cert", serverOptions{hba: "local all all trust\n" +
+	return sharedServer(t, "cert", serverOptions{pki: true, hba: "local all all trust\n" +
 		"hostssl all certuser 127.0.0.1/32 cert\n"})
 }
 
@@ -204,4 +209,22 @@ func copyFile(from, to string) error {
 		return err
 	}
 	return os.WriteFile(to, data, 0o644)
+}
+
+// newPKITLS makes the CA, the server certificate and the client
+// certificates certuser (CN certuser) and certuser-enc (the same, with the
+// key encrypted with the passphrase "pass phrase é") with the pki module.
+func newPKITLS(t testing.TB, dir string) (*testTLS, error) {
+	f := runtimetest.New(t, pki.Module)
+	f.Env.FS = runtime.OSFS{}
+	err := f.Run(fmt.Sprintf(`
+ca = pki.ca(%q)
+ca.issue("server", "localhost", dns = ["localhost", "db.test"])
+ca.issue("certuser", "certuser", usage = "client")
+ca.issue("certuser-enc", "certuser", usage = "client", passphrase = "pass phrase é")
+`, dir))
+	if err != nil {
+		return nil, fmt.Errorf("pki: %s", f.ErrorText(err))
+	}
+	return &testTLS{Dir: dir, CA: filepath.Join(dir, "ca.crt")}, nil
 }
