@@ -30,11 +30,11 @@ type server struct {
 }
 
 type serverOptions struct {
-	hba      string // pg_hba.conf text; empty for hostserver.sh's default
-	keyMode  string
-	standby  bool
-	mayFail  bool
-	pki      bool   // make the TLS material with the pki module
+	hba     string // pg_hba.conf text; empty for hostserver.sh's default
+	keyMode string
+	standby bool
+	mayFail bool
+	pki     bool // make the TLS material with the pki module
 }
 
 var (
