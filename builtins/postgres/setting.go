@@ -53,19 +53,26 @@ func setting(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	pending := row[4] == true
 	restart := context == "postmaster"
 
-	if sameSetting(current, text, unit, vartype) && !pending {
+	// postgresql.auto.conf holds what ALTER SYSTEM wrote, which may wait
+	// for a reload or a restart. Reading it needs a superuser or
+	// pg_read_all_settings; without it only the value in effect counts.
+	fileValue, inFile := "", false
+	if file, err := s.Query(env.Ctx, sqlFileSetting, name); err == nil && len(file.Rows) > 0 {
+		fileValue, _ = file.Rows[0][0].(string)
+		inFile = true
+	}
+	fileSame := inFile && sameSetting(fileValue, text, unit, vartype)
+	switch {
+	case sameSetting(current, text, unit, vartype) && (!inFile || fileSame) && !pending:
 		step.Report(runtime.Unchanged, "")
 		return starlark.None, nil
-	}
-	// A value set by an earlier run that waits for a restart is in
-	// postgresql.auto.conf but not yet in effect.
-	if pending {
-		if file, err := s.Query(env.Ctx, sqlFileSetting, name); err == nil && len(file.Rows) > 0 {
-			if v, _ := file.Rows[0][0].(string); sameSetting(v, text, unit, vartype) {
-				step.Report(runtime.Warning, fmt.Sprintf("%s is set to %s but the server must restart to apply it", name, text))
-				return starlark.None, nil
-			}
-		}
+	case fileSame && restart:
+		step.Report(runtime.Warning, fmt.Sprintf("%s is set to %s but the server must restart to apply it", name, text))
+		return starlark.None, nil
+	case fileSame:
+		// The reload that applies it has not happened yet.
+		step.Report(runtime.Unchanged, "")
+		return starlark.None, nil
 	}
 
 	detail := ""
@@ -104,9 +111,10 @@ func settingText(v starlark.Value) (string, error) {
 	return "", fmt.Errorf("got %s, want a string, bool, int or float", v.Type())
 }
 
-// sameSetting reports whether the server's value have (in the setting's
-// unit, as pg_settings shows it) means the same as want (as a script writes
-// it, possibly with its own unit).
+// sameSetting reports whether two values of a setting mean the same: have
+// from pg_settings (a number in the setting's unit) or from a configuration
+// file, and want as a script writes it. Numbers with units such as "128MB"
+// are converted to the setting's unit first.
 func sameSetting(have, want, unit, vartype string) bool {
 	switch vartype {
 	case "bool":
@@ -114,7 +122,7 @@ func sameSetting(have, want, unit, vartype string) bool {
 	case "enum":
 		return strings.EqualFold(have, want)
 	case "integer", "real":
-		h, herr := strconv.ParseFloat(have, 64)
+		h, herr := settingNumber(have, unit)
 		w, werr := settingNumber(want, unit)
 		return herr == nil && werr == nil && h == w
 	}
