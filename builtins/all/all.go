@@ -4,6 +4,7 @@ package all
 import (
 	"go.starlark.net/starlark"
 
+	"github.com/cocalcctl/cocalcctl/builtins/docker"
 	"github.com/cocalcctl/cocalcctl/builtins/files"
 	"github.com/cocalcctl/cocalcctl/builtins/pki"
 	"github.com/cocalcctl/cocalcctl/builtins/runtime"
@@ -16,11 +17,13 @@ func Modules() []runtime.Module {
 		secret.Module,
 		files.Module,
 		pki.Module,
+		docker.Module,
 	}
 }
 
 // Fakes installs fresh fake backends into env, for `cocalcctl test`.
 func Fakes(env *runtime.Env) {
+	env.SetBackend(docker.BackendKey, docker.NewFake())
 }
 
 // Predeclared returns the names every script starts with: the modules and

@@ -53,8 +53,8 @@ type fakeContainer struct {
 	// to the volumes mounted there.
 	files   map[string]File
 	volumes map[string]string
-	logs  []logLine
-	ports map[int]bool
+	logs    []logLine
+	ports   map[int]bool
 }
 
 type logLine struct {
