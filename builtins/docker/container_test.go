@@ -234,7 +234,7 @@ func TestContainerRecreateAsksForAnonymousVolumes(t *testing.T) {
 	f.MustRun(`docker.container("app", "app:1")`)
 	f.ResetOutput()
 	err := f.Run(`docker.container("app", "app:1", env={"A": "1"}, recreate=True)`)
-	wantError(t, f, err, "refused to replace container app, whose 1 anonymous volume(s) will not be attached")
+	wantError(t, f, err, "replace container app, whose 1 anonymous volume(s) will not be attached", "--yes")
 	wantStatuses(t, f, "refused")
 
 	f.ResetOutput()
