@@ -365,3 +365,46 @@ func sortedKeys(m map[string]bool) []string {
 	sort.Strings(out)
 	return out
 }
+
+// ConnectOptions are the settings of postgres.connect for Go callers, such
+// as other modules and tests. Empty fields take the same defaults.
+type ConnectOptions struct {
+	DSN, Host                         string
+	Port                              int
+	User, Database, Password          string
+	SSLMode, SSLRootCert              string
+	SSLCert, SSLKey, SSLKeyPassphrase string
+	ServerName                        string
+	// ConnectTimeout is in seconds; 0 means 10.
+	ConnectTimeout int
+}
+
+// Open opens a pgx session as postgres.connect does, reading files from the
+// machine's file system.
+func Open(ctx context.Context, o *ConnectOptions) (Session, error) {
+	a := &connectArgs{
+		dsn: o.DSN, host: o.Host, port: o.Port, user: o.User, database: o.Database,
+		sslmode: o.SSLMode, sslrootcert: o.SSLRootCert, sslcert: o.SSLCert, sslkey: o.SSLKey,
+		serverName: o.ServerName, connectTimeout: o.ConnectTimeout,
+	}
+	if a.connectTimeout == 0 {
+		a.connectTimeout = 10
+	}
+	if o.Password != "" {
+		_ = a.password.Unpack(starlark.String(o.Password))
+	}
+	if o.SSLKeyPassphrase != "" {
+		_ = a.keyPassphrase.Unpack(starlark.String(o.SSLKeyPassphrase))
+	}
+	env := runtime.NewEnv(ctx, nil)
+	spec, err := a.resolve(env)
+	if err != nil {
+		return nil, err
+	}
+	backend := &realBackend{}
+	s, err := backend.Connect(ctx, spec)
+	if err != nil {
+		return nil, explainConnect(err, spec)
+	}
+	return s, nil
+}

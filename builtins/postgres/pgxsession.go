@@ -84,7 +84,16 @@ func (s *pgxSession) Query(ctx context.Context, sql string, args ...any) (*Resul
 		return nil, err
 	}
 
-	rr := s.conn.ExecParams(ctx, stmts[0].text, params, nil, nil, nil)
+	// Describe first, so that a statement without rows fails before it
+	// runs, as it does in psql's \gdesc.
+	sd, err := s.conn.Prepare(ctx, "", stmts[0].text, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(sd.Fields) == 0 {
+		return nil, ErrNoRows
+	}
+	rr := s.conn.ExecStatement(ctx, sd, params, nil, nil)
 	var raws [][][]byte
 	for rr.NextRow() {
 		row := make([][]byte, len(rr.Values()))
@@ -95,12 +104,9 @@ func (s *pgxSession) Query(ctx context.Context, sql string, args ...any) (*Resul
 		}
 		raws = append(raws, row)
 	}
-	fields := append([]pgconn.FieldDescription{}, rr.FieldDescriptions()...)
+	fields := sd.Fields
 	if _, err := rr.Close(); err != nil {
 		return nil, err
-	}
-	if len(fields) == 0 {
-		return nil, ErrNoRows
 	}
 	out := &Result{}
 	types := make([]ColumnType, len(fields))
