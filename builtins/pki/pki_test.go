@@ -496,7 +496,7 @@ func TestForceReplacesWithConsent(t *testing.T) {
 	// Without --yes and without a terminal the replacement is refused.
 	f.ResetOutput()
 	err := f.Run(changed)
-	wantContains(t, f.ErrorText(err), "/work/test.star:1:22:", "refused to replace the existing certificate and key /work/certs/server.crt and server.key", "--yes")
+	wantContains(t, f.ErrorText(err), "/work/test.star:1:22:", "this would replace the existing certificate and key /work/certs/server.crt and server.key", "--yes")
 	if got := f.Statuses(); !slices.Equal(got, []string{"unchanged", "refused"}) {
 		t.Errorf("statuses %v, want unchanged, refused", got)
 	}

@@ -153,6 +153,18 @@ func (e *Env) AddSecret(plain string) {
 	e.secrets = append(e.secrets, plain)
 }
 
+// IsSecret reports whether s is the plain text of a registered secret.
+func (e *Env) IsSecret(s string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, secret := range e.secrets {
+		if s == secret {
+			return true
+		}
+	}
+	return false
+}
+
 // Redact replaces every registered secret in s with "<secret>".
 func (e *Env) Redact(s string) string {
 	e.mu.Lock()
@@ -167,9 +179,9 @@ func (e *Env) Redact(s string) string {
 // folder, so a script does the same thing from any working folder.
 // A leading "~/" means the user's home folder.
 func ResolvePath(env *Env, p string) string {
-	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+	if p == "~" || strings.HasPrefix(p, "~/") {
 		if home, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(home, rest)
+			return filepath.Join(home, p[1:])
 		}
 	}
 	if p == "" || filepath.IsAbs(p) || env.Root == "" {

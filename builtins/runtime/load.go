@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -67,7 +68,7 @@ func (l *Loader) load(thread *starlark.Thread, module string) (starlark.StringDi
 
 	if e, ok := l.cache[key]; ok {
 		if !e.done {
-			return nil, fmt.Errorf("cannot load %s: it is part of a load cycle", module)
+			return nil, errors.New("it is part of a load cycle")
 		}
 		return e.globals, e.err
 	}
@@ -92,10 +93,10 @@ func (l *Loader) resolve(from, module string) (string, error) {
 		return stdlibKey(name, module)
 	}
 	if strings.HasPrefix(module, "@") {
-		return "", fmt.Errorf("cannot load %q: the only repository is @stdlib, as in load(\"@stdlib//NAME.star\", ...)", module)
+		return "", errors.New("unknown repository; the only one is @stdlib, as in load(\"@stdlib//NAME.star\", ...)")
 	}
 	if !strings.HasSuffix(module, ".star") {
-		return "", fmt.Errorf("cannot load %q: a module name ends in .star", module)
+		return "", errors.New("not a Starlark module; a module name ends in .star")
 	}
 
 	// A relative load inside a stdlib module stays in the stdlib.
@@ -103,21 +104,29 @@ func (l *Loader) resolve(from, module string) (string, error) {
 		return stdlibKey(path.Join(path.Dir(name), module), module)
 	}
 	if filepath.IsAbs(module) {
-		return "", fmt.Errorf("cannot load %q: use a path relative to the loading script", module)
+		return "", errors.New("an absolute path; use a path relative to the loading script")
 	}
 
 	p := filepath.Join(filepath.Dir(from), module)
 	abs, err := filepath.Abs(p)
 	if err != nil {
-		return "", fmt.Errorf("cannot load %q: %w", module, err)
+		return "", err
 	}
 	root, err := filepath.Abs(l.env.Root)
 	if err != nil {
-		return "", fmt.Errorf("cannot load %q: %w", module, err)
+		return "", err
+	}
+	// Symbolic links count where they point, so a link cannot lead out of
+	// the folder tree.
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		root = real
 	}
 	if rel, err := filepath.Rel(root, abs); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return "", fmt.Errorf("cannot load %q: it resolves to %s, outside the script's folder %s; "+
-			"copy the module into that folder or load it from @stdlib//", module, abs, root)
+		return "", fmt.Errorf("it resolves to %s, outside the script's folder %s; "+
+			"copy the module into that folder or load it from @stdlib//", abs, root)
 	}
 	return p, nil
 }
@@ -125,7 +134,7 @@ func (l *Loader) resolve(from, module string) (string, error) {
 func stdlibKey(name, module string) (string, error) {
 	clean := path.Clean(name)
 	if clean != name || strings.HasPrefix(clean, "../") || clean == ".." || path.IsAbs(clean) {
-		return "", fmt.Errorf("cannot load %q: a stdlib module name may not leave the stdlib folder", module)
+		return "", errors.New("a stdlib module name may not leave the stdlib folder")
 	}
 	return StdlibPrefix + clean, nil
 }
@@ -133,17 +142,17 @@ func stdlibKey(name, module string) (string, error) {
 func (l *Loader) readModule(key string) ([]byte, error) {
 	if name, ok := strings.CutPrefix(key, StdlibPrefix); ok {
 		if l.stdlib == nil {
-			return nil, fmt.Errorf("cannot load %s: no stdlib is built in", key)
+			return nil, errors.New("no stdlib is built in")
 		}
 		src, err := fs.ReadFile(l.stdlib, name)
 		if err != nil {
-			return nil, fmt.Errorf("cannot load %s: no such stdlib module; `cocalcctl doc stdlib` lists them", key)
+			return nil, errors.New("no such stdlib module; `cocalcctl doc stdlib` lists them")
 		}
 		return src, nil
 	}
 	src, err := l.read(key)
 	if err != nil {
-		return nil, fmt.Errorf("cannot load %s: %w", key, err)
+		return nil, err
 	}
 	return src, nil
 }

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -90,5 +91,12 @@ func RenderValue(v starlark.Value) string {
 		}
 		return "{" + strings.Join(parts, ", ") + "}"
 	}
+	if s, ok := v.(starlark.String); ok && len(s) > maxRendered {
+		// Long contents such as a config file would drown the step line.
+		return starlark.String(s[:maxRendered]).String() + fmt.Sprintf("+<%d more bytes>", len(s)-maxRendered)
+	}
 	return v.String()
 }
+
+// maxRendered is the longest string shown whole in a step line.
+const maxRendered = 120

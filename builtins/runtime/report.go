@@ -54,7 +54,7 @@ func Would(s Status) Status {
 // Event is one line of --json output. Its fields are documented in
 // docs/output.md; keep the two in step.
 type Event struct {
-	// Type is "step", "progress" or "summary".
+	// Type is "step", "progress", "error" or "summary".
 	Type string `json:"type"`
 
 	// Call is the step rendered as the Starlark call that reproduces it.
@@ -70,7 +70,7 @@ type Event struct {
 	DurationMS int64 `json:"duration_ms"`
 
 	// Detail explains the status: the differences of a drift, the reason of
-	// a refusal or warning, or a progress message.
+	// a refusal or warning, a progress message, or the text of an error.
 	Detail string `json:"detail,omitempty"`
 
 	// Counts holds the number of steps per status, in a summary event.
@@ -126,7 +126,18 @@ func (r *Reporter) Emit(ev Event) {
 	}
 
 	if r.json != nil {
-		data, _ := json.Marshal(ev)
+		var data []byte
+		if ev.Type == "summary" {
+			// A summary always carries its counts, even when there are none.
+			data, _ = json.Marshal(struct {
+				Type       string         `json:"type"`
+				DurationMS int64          `json:"duration_ms"`
+				Counts     map[Status]int `json:"counts"`
+				OK         *bool          `json:"ok"`
+			}{ev.Type, ev.DurationMS, ev.Counts, ev.OK})
+		} else {
+			data, _ = json.Marshal(ev)
+		}
 		fmt.Fprintf(r.json, "%s\n", data)
 	}
 	if r.text == nil {
@@ -142,6 +153,8 @@ func (r *Reporter) Emit(ev Event) {
 		}
 	case "progress":
 		fmt.Fprintf(r.text, "%-13s %s: %s\n", "...", ev.Call, ev.Detail)
+	case "error":
+		// The command prints the error text itself; only JSON gets an event.
 	case "summary":
 		fmt.Fprintf(r.text, "%s\n", summaryLine(ev.Counts, ev.OK != nil && *ev.OK, r.duration(ev.DurationMS)))
 	}
@@ -166,6 +179,11 @@ func (r *Reporter) Counts() map[Status]int {
 		out[k] = v
 	}
 	return out
+}
+
+// Error emits the error that ended the run, as the user sees it.
+func (r *Reporter) Error(text string) {
+	r.Emit(Event{Type: "error", Detail: text})
 }
 
 // Summary emits the closing event of a run with the count per status.

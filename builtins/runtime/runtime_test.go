@@ -62,7 +62,7 @@ func TestLoadUnknownStdlib(t *testing.T) {
 		t.Fatalf("got %v", f.ErrorText(err))
 	}
 	err = f.Run(`load("@other//nope.star", "x")`)
-	if err == nil || !strings.Contains(f.ErrorText(err), "the only repository is @stdlib") {
+	if err == nil || !strings.Contains(f.ErrorText(err), "the only one is @stdlib") {
 		t.Fatalf("got %v", f.ErrorText(err))
 	}
 }

@@ -146,7 +146,7 @@ type RefusedError struct {
 }
 
 func (e *RefusedError) Error() string {
-	return fmt.Sprintf("refused to %s without confirmation; nothing was changed: %s", e.What, e.How)
+	return fmt.Sprintf("refused without confirmation; this would %s; nothing was changed: %s", e.What, e.How)
 }
 
 // DriftError stops a run at a resource that differs from the request.

@@ -27,6 +27,11 @@ var Module = runtime.Module{
 Returns a new random secret of length characters from the letters A-Z, a-z and the digits,
 drawn from the operating system's random source. length must be between 12 and 1024.
 A new value is made on every call; use secret.file to keep one across runs.`},
+		{Name: "secret.format", Fn: format, Doc: `secret.format(template, *args, **kwargs)
+
+Returns a secret whose value is template formatted as with str.format, where secret arguments
+contribute their values: secret.format("*:5432:*:cocalc:{}", password) makes a .pgpass line.
+The result prints as <secret>; pass it to files.write or docker.copy to store it.`},
 		{Name: "secret.file", Fn: file, Doc: `secret.file(path, create=True, length=32)
 
 Returns the secret stored in the file at path, with surrounding whitespace removed.
@@ -136,6 +141,55 @@ func random(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	return New(thread, plain, "secret.random"), nil
 }
 
+func format(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if len(args) < 1 {
+		return nil, fmt.Errorf("%s: missing argument for template", b.Name())
+	}
+	template, ok := args[0].(starlark.String)
+	if !ok {
+		return nil, fmt.Errorf("%s: template must be a string, got %s", b.Name(), args[0].Type())
+	}
+
+	reveal := func(v starlark.Value) (starlark.Value, error) {
+		switch v := v.(type) {
+		case *Secret:
+			return starlark.String(v.plain), nil
+		case *runtime.Unknown:
+			return nil, errUnknown
+		}
+		return v, nil
+	}
+	plainArgs := make(starlark.Tuple, 0, len(args)-1)
+	for _, a := range args[1:] {
+		v, err := reveal(a)
+		if err != nil {
+			return runtime.NewUnknown(thread, "secret.format(...)"), nil
+		}
+		plainArgs = append(plainArgs, v)
+	}
+	plainKwargs := make([]starlark.Tuple, 0, len(kwargs))
+	for _, kv := range kwargs {
+		v, err := reveal(kv[1])
+		if err != nil {
+			return runtime.NewUnknown(thread, "secret.format(...)"), nil
+		}
+		plainKwargs = append(plainKwargs, starlark.Tuple{kv[0], v})
+	}
+
+	method, err := template.Attr("format")
+	if err != nil {
+		return nil, err
+	}
+	out, err := starlark.Call(thread, method, plainArgs, plainKwargs)
+	if err != nil {
+		// The formatting error may quote an argument, so it is not shown.
+		return nil, fmt.Errorf("%s: the template does not fit the arguments (check the {} fields and their names)", b.Name())
+	}
+	return New(thread, string(out.(starlark.String)), "secret.format"), nil
+}
+
+var errUnknown = errors.New("unknown")
+
 func file(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		path   string
@@ -169,7 +223,12 @@ func file(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 		if err != nil {
 			return nil, step.Fail(fmt.Errorf("%s: %w", b.Name(), err))
 		}
-		step.Report(runtime.Unchanged, "")
+		if dir, err := env.FS.Stat(filepath.Dir(path)); err == nil && dir.Mode().Perm()&0o077 != 0 {
+			step.Report(runtime.Warning, fmt.Sprintf("the folder %s has mode %04o, so other users can list it; run chmod 700 %s",
+				filepath.Dir(path), dir.Mode().Perm(), filepath.Dir(path)))
+		} else {
+			step.Report(runtime.Unchanged, "")
+		}
 		return New(thread, plain, path), nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, step.Fail(fmt.Errorf("%s: %w", b.Name(), err))

@@ -9,13 +9,15 @@ import (
 
 	"github.com/cocalcctl/cocalcctl/builtins/all"
 	"github.com/cocalcctl/cocalcctl/builtins/runtime"
+	"github.com/cocalcctl/cocalcctl/stdlib"
 )
 
 const docUsage = `Usage: cocalcctl doc [MODULE[.NAME]] [flags]
 
 Prints the reference of the builtins: every module with no argument, one
 module (cocalcctl doc pki) or one builtin (cocalcctl doc pki.ca). The same
-text is in docs/builtins.md.
+text is in docs/builtins.md. "cocalcctl doc stdlib" lists the Starlark modules
+that scripts load with load("@stdlib//NAME.star", ...).
 
 Flags:
 `
@@ -43,6 +45,14 @@ func docCommand(args []string, std IO) error {
 	}
 
 	want := fs.Arg(0)
+	if want == "stdlib" {
+		text, err := runtime.StdlibDoc(stdlib.FS)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(std.Stdout, text)
+		return nil
+	}
 	for _, m := range modules {
 		if m.Name == want {
 			fmt.Fprint(std.Stdout, runtime.ModuleText(m, false))
@@ -57,7 +67,7 @@ func docCommand(args []string, std IO) error {
 	for _, m := range modules {
 		names = append(names, m.Name)
 	}
-	return &runtime.UsageError{Msg: fmt.Sprintf("no module or builtin %q; the modules are: %s", want, strings.Join(names, ", "))}
+	return &runtime.UsageError{Msg: fmt.Sprintf("no module or builtin %q; the modules are: %s (methods such as ca.issue and session.query are listed under their module; stdlib lists the Starlark modules)", want, strings.Join(names, ", "))}
 }
 
 // version is set at build time with -ldflags "-X main.version=...".

@@ -88,6 +88,7 @@ func runCommand(args []string, std IO) error {
 		return err
 	}
 	if fs.NArg() < 1 || fs.NArg() > 2 {
+		fmt.Fprintf(std.Stderr, "cocalcctl run: want SCRIPT and at most one FUNCTION, got %d arguments\n\n", fs.NArg())
 		fmt.Fprint(std.Stderr, runUsage)
 		fs.PrintDefaults()
 		return &errPrinted{code: exitUsage}
@@ -121,7 +122,9 @@ func runCommand(args []string, std IO) error {
 		return err
 	}
 	if err != nil {
-		fmt.Fprintf(std.Stderr, "error: %s\n", runtime.FormatError(env, err))
+		text := runtime.FormatError(env, err)
+		fmt.Fprintf(std.Stderr, "error: %s\n", text)
+		rep.Error(text)
 	}
 	rep.Summary(err == nil, time.Since(start))
 

@@ -16,7 +16,7 @@ func TestSecretNeverPrinted(t *testing.T) {
 def main(step = 0):
     pw = secret.file("pw")
     print(pw, str(pw), repr(pw), "%s" % pw, "%r" % pw, "{}".format(pw), [pw], {"k": pw})
-    files.write("out.txt", str(pw) + repr([pw]))
+    files.write("out.txt", secret.format("line: {}", pw), mode = 0o600)
     attempts = [
         lambda: pw + "x",
         lambda: "x" + pw,
@@ -26,6 +26,7 @@ def main(step = 0):
         lambda: len(pw),
         lambda: {pw: 1},
         lambda: "%d" % pw,
+        lambda: files.write("leak.txt", str(pw)),
     ]
     if step < len(attempts):
         attempts[step]()
@@ -36,7 +37,7 @@ def main(step = 0):
 	}
 
 	var plain string
-	for step := 0; step <= 8; step++ {
+	for step := 0; step <= 9; step++ {
 		code, stdout, stderr := run(t, "run", script, "--json", "--arg", "step="+string(rune('0'+step)))
 		if code != 1 {
 			t.Errorf("attempt %d exited %d, want 1 (a failed script)", step, code)
@@ -62,7 +63,10 @@ def main(step = 0):
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(written) != "<secret>[<secret>]" {
-		t.Errorf("files.write of str(secret) wrote %q", written)
+	if string(written) != "line: "+plain {
+		t.Errorf("files.write of secret.format wrote %q, want the secret's value in the line", written)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "leak.txt")); err == nil {
+		t.Errorf("files.write of str(secret) wrote a file; it must fail")
 	}
 }
