@@ -118,6 +118,7 @@ func write(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 	case *secret.Secret:
 		content = v.Reveal()
 	case *runtime.Unknown:
+		// Only a dry run has unknowns, and it writes nothing.
 		content = ""
 	default:
 		return nil, fmt.Errorf("%s: content must be a string or a secret, got %s", b.Name(), value.Type())
@@ -131,10 +132,6 @@ func write(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 	}
 	if info, err := env.FS.Stat(abs); err == nil && info.IsDir() {
 		return nil, step.Fail(fmt.Errorf("%s: %s is a folder; give the path of a file inside it", b.Name(), abs))
-	}
-	if runtime.IsUnknown(value) {
-		step.Report(runtime.Changed, "")
-		return starlark.String(abs), nil
 	}
 
 	old, err := env.FS.ReadFile(abs)
