@@ -65,8 +65,10 @@ type Engine interface {
 	// its anonymous volumes (never named ones). ErrNotFound when it does not
 	// exist.
 	ContainerRemove(ctx context.Context, name string, volumes bool) error
-	// ContainerLogs returns the container's output, stdout and stderr in
-	// the order they were written. ErrNotFound when it does not exist.
+	// ContainerLogs returns the container's output, stdout and stderr
+	// interleaved in the order the engine received them (lines written to
+	// both within a few milliseconds may swap). ErrNotFound when the
+	// container does not exist.
 	ContainerLogs(ctx context.Context, name string, opts LogOptions) (string, error)
 	// ContainerCommit saves the container's file system as the image ref,
 	// applying Dockerfile instructions from changes, and returns the image

@@ -189,8 +189,9 @@ container is.`},
 
 		{Name: "docker.logs", Fn: logs, Doc: `docker.logs(name, tail=100)
 
-Returns the last tail lines of the container's output (stdout and stderr in the order
-written); tail=0 returns everything. A read, not a step. Under --dry-run a missing container
+Returns the last tail lines of the container's output, stdout and stderr interleaved in the
+order the engine received them (lines written to both streams within a few milliseconds may
+swap); tail=0 returns everything. A read, not a step. Under --dry-run a missing container
 gives (known after apply).`},
 
 		{Name: "docker.inspect", Fn: inspect, Doc: `docker.inspect(name, network=None)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,7 +41,7 @@ func (w waitCondition) check(ctx context.Context, engine Engine, container strin
 		if err != nil {
 			return "", err
 		}
-		if !w.log.MatchString(logs) {
+		if !slices.ContainsFunc(strings.Split(logs, "\n"), w.log.MatchString) {
 			return fmt.Sprintf("no log line matches %q", w.log), nil
 		}
 	}

@@ -158,11 +158,13 @@ func (h *Harness) newContainer(t *testing.T, spec docker.ContainerSpec) string {
 	return spec.Name
 }
 
-// sleeper runs a container that prints two lines and then sleeps.
+// sleeper runs a container that prints a line on stdout, then one on
+// stderr, and sleeps. The pause between the two keeps their order: the
+// engine reads the two streams through separate pipes.
 func (h *Harness) sleeper(t *testing.T, spec docker.ContainerSpec) string {
 	t.Helper()
 	if spec.Cmd == nil {
-		spec.Cmd = []string{"sh", "-c", "echo ready; echo warming >&2; exec sleep infinity"}
+		spec.Cmd = []string{"sh", "-c", "echo ready; sleep 0.3; echo warming >&2; exec sleep infinity"}
 	}
 	name := h.newContainer(t, spec)
 	if err := h.Engine.ContainerStart(ctxOf(t), name); err != nil {
