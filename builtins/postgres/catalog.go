@@ -14,6 +14,7 @@ const (
 		`from pg_catalog.pg_settings where name = $1`
 	sqlFileSetting = `select setting from pg_catalog.pg_file_settings ` +
 		`where name = $1 and sourcefile like '%postgresql.auto.conf' order by seqno desc limit 1`
-	sqlReload = `select pg_catalog.pg_reload_conf() as reloaded`
-	sqlPing   = `select 1 as ok`
+	sqlReload     = `select pg_catalog.pg_reload_conf() as reloaded`
+	sqlPing       = `select 1 as ok`
+	sqlConfigPath = `select pg_catalog.current_setting($1) as path`
 )

@@ -52,6 +52,10 @@ func (f *Fake) Server(where string) *FakeServer {
 			"listen_addresses":    {Value: "localhost", Vartype: "string", Context: "postmaster"},
 			"password_encryption": {Value: "scram-sha-256", Vartype: "enum", Context: "user"},
 		},
+		Files: map[string]string{
+			"hba_file":    "/var/lib/postgresql/data/pg_hba.conf",
+			"config_file": "/var/lib/postgresql/data/postgresql.conf",
+		},
 		results: map[string]fakeResult{},
 	}
 	f.servers[where] = s
@@ -104,6 +108,10 @@ type FakeServer struct {
 	// HBA lists pg_hba.conf entries, checked in order when a session opens;
 	// with none, every connection is admitted.
 	HBA []FakeHBA
+
+	// Files maps hba_file and config_file to their paths in the container,
+	// as current_setting returns them.
+	Files map[string]string
 
 	// Starting makes every connection fail with SQLSTATE 57P03, as a server
 	// that is starting up.
@@ -534,6 +542,12 @@ func (s *FakeServer) query(f *fakeSession, sql string, args []any) (*Result, err
 	arg := func(i int) string { v, _ := args[i].(string); return v }
 
 	switch sql {
+	case normalizeSQL(sqlConfigPath):
+		p, ok := s.Files[arg(0)]
+		if !ok {
+			return nil, pgError("42704", "unrecognized configuration parameter %q", arg(0))
+		}
+		return &Result{Columns: []string{"path"}, Rows: [][]any{{p}}}, nil
 	case normalizeSQL(sqlPing):
 		return &Result{Columns: []string{"ok"}, Rows: [][]any{{int64(1)}}}, nil
 	case normalizeSQL(sqlRole):

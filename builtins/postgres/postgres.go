@@ -33,6 +33,8 @@ var Module = runtime.Module{
 		{Name: "postgres.database", Fn: database, Doc: docDatabase},
 		{Name: "postgres.grant", Fn: grant, Doc: docGrant},
 		{Name: "postgres.setting", Fn: setting, Doc: docSetting},
+		{Name: "postgres.hba", Fn: hba, Doc: docHBA},
+		{Name: "postgres.conf", Fn: conf, Doc: docConf},
 		{Name: "postgres.wait", Fn: wait, Doc: docWait},
 		{Name: "postgres.log_hint", Fn: logHint, Doc: docLogHint},
 	},
@@ -134,6 +136,25 @@ or a float), with ALTER SYSTEM and pg_reload_conf(). Values with units are compa
 setting's unit, so "128MB" matches shared_buffers 16384 (8kB pages). A setting that only
 a restart applies is reported with "takes effect after the server restarts", and a rerun before
 that restart gives a warning instead of another change.`
+
+const docHBA = `postgres.hba(container, type, database, user, address=None, method="scram-sha-256", options=[], path=None, reload=True)
+
+A step that makes sure pg_hba.conf of the server in container has the line
+` + "`type database user address method options...`" + ` exactly once and before the first catch-all
+line (database and user both "all"), where it takes effect. A line for the same type, database,
+user and address is replaced; one below a catch-all is moved above it. type is local, host,
+hostssl, hostnossl, hostgssenc or hostnogssenc; local lines take no address. The file is found
+with current_setting('hba_file') through psql in the container unless path is given; it keeps
+its owner and mode. After a change the server reloads (reload=False skips that).`
+
+const docConf = `postgres.conf(container, name, value, path=None, reload=True)
+
+A step that makes sure postgresql.conf of the server in container sets name to value (a
+string, bool, int or float) with the line ` + "`name = 'value'`" + `: the last line that sets name,
+commented out or not, is replaced, and other lines in effect that set it are removed. The file
+is found with current_setting('config_file') unless path is given. After a change the server
+reloads; a setting that only a restart applies says so. Settings in postgresql.auto.conf
+(ALTER SYSTEM, postgres.setting) take precedence over this file.`
 
 const docWait = `postgres.wait(dsn=None, host=None, port=5432, ..., timeout="60s")
 
