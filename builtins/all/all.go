@@ -7,6 +7,7 @@ import (
 	"github.com/cocalcctl/cocalcctl/builtins/docker"
 	"github.com/cocalcctl/cocalcctl/builtins/files"
 	"github.com/cocalcctl/cocalcctl/builtins/pki"
+	"github.com/cocalcctl/cocalcctl/builtins/postgres"
 	"github.com/cocalcctl/cocalcctl/builtins/runtime"
 	"github.com/cocalcctl/cocalcctl/builtins/secret"
 )
@@ -18,12 +19,14 @@ func Modules() []runtime.Module {
 		files.Module,
 		pki.Module,
 		docker.Module,
+		postgres.Module,
 	}
 }
 
 // Fakes installs fresh fake backends into env, for `cocalcctl test`.
 func Fakes(env *runtime.Env) {
 	env.SetBackend(docker.BackendKey, docker.NewFake())
+	env.SetBackend(postgres.BackendKey, postgres.NewFake())
 }
 
 // Predeclared returns the names every script starts with: the modules and
