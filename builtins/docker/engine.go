@@ -15,8 +15,7 @@ import (
 //
 // Names are exact: a name never matches another object by ID prefix. Errors
 // that the contract defines wrap one of ErrNotFound, ErrConflict, ErrInUse
-// and ErrNotRunning inside an *Error that says which object was missing or
-// busy.
+// and ErrNotRunning inside an *Error that names the missing or busy object.
 type Engine interface {
 	// NetworkInspect returns the network called name, or ErrNotFound.
 	NetworkInspect(ctx context.Context, name string) (Network, error)
@@ -278,10 +277,10 @@ type Container struct {
 	Labels     map[string]string
 	Restart    string
 
-	// Mounts are the mounts the container was created with, and
-	// AnonymousVolumes the names of the volumes Docker made for the image's
-	// VOLUME paths; their data does not follow the container when it is
-	// replaced.
+	// Mounts are the mounts the container was created with.
+	// AnonymousVolumes are the names of the volumes Docker made for the
+	// image's VOLUME paths. Their data does not follow the container when it
+	// is replaced.
 	Mounts           []Mount
 	AnonymousVolumes []string
 	Ports            []Port
@@ -307,7 +306,7 @@ type ExecSpec struct {
 	Stdin []byte
 }
 
-// ExecResult is how a command in a container ended.
+// ExecResult is the exit code and output of a command in a container.
 type ExecResult struct {
 	ExitCode int
 	Stdout   string

@@ -103,7 +103,7 @@ func execFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 }
 
 // guardedStatus is the status of a command that ran: "changed" when an
-// unless= guard said the work was missing, "ran" without a guard.
+// unless= guard reported the work missing, "ran" without a guard.
 func guardedStatus(guarded bool) runtime.Status {
 	if guarded {
 		return runtime.Changed

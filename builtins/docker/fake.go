@@ -36,7 +36,7 @@ type Fake struct {
 	execs      []ExecCall
 	serial     int
 
-	// Now tells the time of starts and log lines; time.Now when nil.
+	// Now returns the time of starts and log lines. Nil means time.Now.
 	Now func() time.Time
 }
 

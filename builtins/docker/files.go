@@ -125,7 +125,8 @@ func localTree(fsys runtime.FS, src, dest string) ([]File, error) {
 	return out, nil
 }
 
-// fileDiff says how have differs from want, or "" when they match.
+// fileDiff describes how have differs from want, or returns "" when they
+// match.
 func fileDiff(want File, have File, found bool) string {
 	switch {
 	case !found:
@@ -393,9 +394,9 @@ type lineEdit struct {
 	// match selects the lines that line replaces (present) or that are
 	// deleted (absent) besides exact copies of line.
 	match *regexp.Regexp
-	// after and before place a new line after the last line matching after,
-	// or before the first line matching before; without them, or when
-	// nothing matches, a new line goes at the end.
+	// after places a new line after the last line that matches it, and
+	// before places it before the first match. Without them, or when nothing
+	// matches, a new line goes at the end.
 	after, before *regexp.Regexp
 }
 
@@ -421,8 +422,8 @@ func (e lineEdit) apply(content string) string {
 		return joinLines(kept)
 	}
 
-	// The last matching line is replaced; other copies of the line go, so it
-	// appears exactly once.
+	// The last matching line is replaced and other exact copies of the line
+	// are deleted, so it appears exactly once.
 	last := -1
 	for i, l := range lines {
 		if e.matches(l) {

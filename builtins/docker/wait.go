@@ -17,8 +17,8 @@ import (
 // waitProgressEvery is how often docker.wait reports that it still waits.
 const waitProgressEvery = 5 * time.Second
 
-// waitCondition is what docker.wait waits for; every part that is set must
-// hold.
+// waitCondition is the readiness condition of docker.wait. Every part that
+// is set must hold.
 type waitCondition struct {
 	log  *regexp.Regexp
 	port int
@@ -26,7 +26,7 @@ type waitCondition struct {
 }
 
 // check returns "" when the condition holds, or what is still missing.
-func (w waitCondition) check(ctx context.Context, engine Engine, container string, since time.Time) (string, error) {
+func (w waitCondition) check(ctx context.Context, engine Engine, container string) (string, error) {
 	c, err := engine.ContainerInspect(ctx, container)
 	if err != nil {
 		return "", err
@@ -37,7 +37,7 @@ func (w waitCondition) check(ctx context.Context, engine Engine, container strin
 	if w.log != nil {
 		// Only output of the current start counts, so a line from before a
 		// restart does not pass.
-		logs, err := engine.ContainerLogs(ctx, container, LogOptions{Since: latest(since, c.StartedAt)})
+		logs, err := engine.ContainerLogs(ctx, container, LogOptions{Since: c.StartedAt})
 		if err != nil {
 			return "", err
 		}
@@ -60,13 +60,6 @@ func (w waitCondition) check(ctx context.Context, engine Engine, container strin
 		}
 	}
 	return "", nil
-}
-
-func latest(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
 
 // sleep waits for d. A clock that can be advanced is a test clock, so it is
@@ -125,7 +118,7 @@ func wait(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 	if env.DryRun {
 		// One look only: a dry run must not block, and the container may
 		// only come up when the skipped steps run.
-		missing, err := cond.check(env.Ctx, engine, container.name, time.Time{})
+		missing, err := cond.check(env.Ctx, engine, container.name)
 		if err == nil && missing == "" {
 			step.Report(runtime.Unchanged, "ready")
 		} else {
@@ -137,7 +130,7 @@ func wait(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 	deadline := start.Add(timeout.d)
 	lastReport := start
 	for {
-		missing, err := cond.check(env.Ctx, engine, container.name, time.Time{})
+		missing, err := cond.check(env.Ctx, engine, container.name)
 		if errors.Is(err, ErrNotFound) {
 			return nil, step.Fail(fmt.Errorf("%s: container %q does not exist: create it with docker.container first", b.Name(), container.name))
 		}
@@ -163,7 +156,7 @@ func wait(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 }
 
 // waitTimeout describes a wait that timed out, with the container's last log
-// lines, which usually say why.
+// lines, which usually contain the reason.
 func waitTimeout(ctx context.Context, b *starlark.Builtin, engine Engine, container string, timeout time.Duration, missing string) error {
 	msg := fmt.Sprintf("%s: container %q was not ready after %s: %s", b.Name(), container, timeout, missing)
 	logs, err := engine.ContainerLogs(ctx, container, LogOptions{Tail: 20})

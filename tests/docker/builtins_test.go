@@ -33,6 +33,9 @@ func scriptFixture(t *testing.T) (*runtimetest.Fixture, *docker.Real, string) {
 	f.Predeclared["P"] = starlarkString(prefix)
 	f.Predeclared["IMAGE"] = starlarkString(images.DebianTrixie)
 	f.Predeclared["TEST"] = mustDict(testLabels)
+	// STOPPABLE sleeps like ["sleep", "infinity"] but exits on SIGTERM, so
+	// replacing the container does not wait for the 10 s stop timeout.
+	f.Predeclared["STOPPABLE"] = starlarkString(`trap "exit 0" TERM; sleep infinity & wait`)
 	return f, engine, prefix
 }
 
@@ -237,13 +240,13 @@ func TestVolumeKeepsDataAcrossRecreation(t *testing.T) {
 	f, engine, prefix := scriptFixture(t)
 	f.MustRun(`
 vol = docker.volume(P + "data", labels=TEST)
-c = docker.container(P + "c", IMAGE, command=["sleep", "infinity"], mounts=["volume:%s:/data" % vol], labels=TEST)
+c = docker.container(P + "c", IMAGE, command=STOPPABLE, mounts=["volume:%s:/data" % vol], labels=TEST)
 docker.exec(c, "echo precious > /data/file")
 `)
 	before, _ := engine.ContainerInspect(context.Background(), prefix+"c")
 	f.ResetOutput()
 	f.MustRun(`
-c = docker.container(P + "c", IMAGE, command=["sleep", "infinity"], mounts=["volume:%s:/data" % (P + "data")],
+c = docker.container(P + "c", IMAGE, command=STOPPABLE, mounts=["volume:%s:/data" % (P + "data")],
     env={"NEW": "1"}, recreate=True, labels=TEST)
 print("data", docker.exec(c, ["cat", "/data/file"]).stdout.strip())
 `)

@@ -17,19 +17,20 @@ import (
 	"github.com/cocalcctl/cocalcctl/builtins/docker"
 )
 
-// Harness is what the contract suite needs besides the engine under test.
+// Harness is the engine under test with the fixtures the contract suite
+// needs around it.
 type Harness struct {
 	Engine docker.Engine
 
 	// Prefix starts the name of everything the suite creates, so parallel
-	// runs and leftovers are told apart.
+	// runs and leftovers can be distinguished.
 	Prefix string
 
 	// Labels go on every network, volume and container the suite creates.
 	Labels map[string]string
 
 	// Image is a local image whose command is "bash", with sh, cat, sleep,
-	// id and perl, and a user nobody (uid 65534).
+	// id and perl, and the user "nobody" with uid 65534.
 	Image string
 
 	// PullableImage returns a reference that ImagePull can fetch and that is
