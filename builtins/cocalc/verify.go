@@ -138,7 +138,7 @@ func waitHTTP(env *runtime.Env, p Prober, url string, timeout time.Duration) err
 	for {
 		status, err := p.Probe(ctx, url)
 		switch {
-		case err == nil && status < 500:
+		case err == nil && status < 400:
 			return nil
 		case err == nil:
 			last = fmt.Errorf("HTTP status %d", status)

@@ -54,17 +54,21 @@ type signupRequest struct {
 	LastName  string `json:"last_name"`
 }
 
-// newHandler serves GET /health and POST /api/signup.
+// newHandler serves GET / and GET /health (the same answer: 503 until the
+// schema is ready, as the real hub serves no page before then) and POST
+// /api/signup.
 func newHandler(cfg config, state *hubState, logf func(string, ...any)) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+	health := func(w http.ResponseWriter, r *http.Request) {
 		phase, ready := state.get()
 		if !ready {
 			http.Error(w, "starting: "+phase, http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ok")
-	})
+	}
+	mux.HandleFunc("GET /health", health)
+	mux.HandleFunc("GET /{$}", health)
 	mux.HandleFunc("POST /api/signup", func(w http.ResponseWriter, r *http.Request) {
 		if _, ready := state.get(); !ready {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the database schema is not ready yet"})
