@@ -25,17 +25,27 @@ const ManagedLabel = "cocalcctl.managed"
 // install a Fake with env.SetBackend(BackendKey, fake).
 const BackendKey = "docker"
 
-// engineOf returns the run's Engine, connecting to the real engine on first
-// use.
-func engineOf(thread *starlark.Thread, b *starlark.Builtin) (Engine, error) {
+// EngineOf returns the run's Engine: the one a test installed under
+// BackendKey, or else the real engine, connected on first use. Other modules
+// (postgres.local runs psql through it) share the engine this way.
+func EngineOf(thread *starlark.Thread) (Engine, error) {
 	env := runtime.EnvOf(thread)
 	backend, err := env.Backend(BackendKey, func() (any, error) { return OpenReal(env.Ctx) })
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		return nil, err
 	}
 	engine, ok := backend.(Engine)
 	if !ok {
-		return nil, fmt.Errorf("%s: internal error: the docker backend is a %T, not an Engine", b.Name(), backend)
+		return nil, fmt.Errorf("internal error: the docker backend is a %T, not an Engine", backend)
+	}
+	return engine, nil
+}
+
+// engineOf is EngineOf with the builtin's name in front of an error.
+func engineOf(thread *starlark.Thread, b *starlark.Builtin) (Engine, error) {
+	engine, err := EngineOf(thread)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
 	return engine, nil
 }
