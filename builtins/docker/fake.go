@@ -21,6 +21,9 @@ import (
 // files, so builtins that read back what they wrote work on it. Commands
 // given to Exec return the results a test registered with OnExec; any other
 // command fails, saying that no result is registered.
+//
+// NOTE: bind mounts are recorded but not backed by the host's files: paths
+// under a bind target hold whatever was copied into the container.
 type Fake struct {
 	mu         sync.Mutex
 	networks   map[string]*Network
