@@ -72,7 +72,7 @@ func splitSQL(sql string) ([]statement, error) {
 	)
 	flush := func(end int) {
 		text := sql[start:end]
-		if strings.TrimSpace(stripComments(text)) != "" {
+		if strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(stripComments(text)), ";")) != "" {
 			shifted := make([]placeholder, len(holders))
 			for i, p := range holders {
 				shifted[i] = placeholder{start: p.start - start, end: p.end - start, n: p.n}
