@@ -49,6 +49,12 @@ Ensures the image ref is present locally and returns ref.
 A pull shows progress (layers done and bytes downloaded) while it runs. Under --dry-run
 nothing is pulled and the step reports would create (or would change for pull="always").`},
 
+		{Name: "docker.image_exists", Fn: imageExistsFn, Doc: `docker.image_exists(ref)
+
+Reports whether the image ref (a name:tag or an ID) is present locally. A read, not a step:
+it never pulls, so a script can decide whether to build an image, as the stdlib does before
+installing PostgreSQL once and saving the result with docker.commit.`},
+
 		{Name: "docker.container", Fn: containerFn, Doc: `docker.container(name, image, command=None, entrypoint=None, env={}, user=None, workdir=None, mounts=[], ports=[], network=None, aliases=[], restart="no", labels={}, recreate=False, start=True)
 
 Ensures the container name exists with this configuration and, with start=True, runs. Returns

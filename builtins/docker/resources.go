@@ -220,6 +220,26 @@ func removeVolume(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 // progressInterval is the least time between two progress events of a pull.
 const progressInterval = 500 * time.Millisecond
 
+func imageExistsFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var ref string
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ref", &ref); err != nil {
+		return nil, err
+	}
+
+	if ref == "" {
+		return nil, fmt.Errorf("%s: ref is empty: name an image such as \"postgres:17\"", b.Name())
+	}
+	engine, err := engineOf(thread, b)
+	if err != nil {
+		return nil, err
+	}
+	_, err = engine.ImageInspect(runtime.EnvOf(thread).Ctx, ref)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	return starlark.Bool(err == nil), nil
+}
+
 func imageFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var ref, pull = "", "missing"
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ref", &ref, "pull?", &pull); err != nil {

@@ -190,3 +190,14 @@ print("missing", m.exists, m.running, m.ip)
 	err := f.Run(`docker.logs("ghost")`)
 	wantError(t, f, err, `docker.logs: container "ghost" not found`)
 }
+
+func TestImageExistsReadsOnly(t *testing.T) {
+	f, _ := newFixture(t)
+	f.MustRun(`
+if not docker.image_exists("cocalcctl-test/debian:trixie"):
+    fail("the base image is present but image_exists says no")
+if docker.image_exists("missing:1"):
+    fail("missing:1 is absent but image_exists says yes")
+`)
+	wantStatuses(t, f)
+}
