@@ -7,9 +7,14 @@ import (
 	"unicode/utf8"
 )
 
+// maxIdentifierLength is PostgreSQL's NAMEDATALEN (64) less the final NUL
+// byte; the server cuts longer identifiers short.
+const maxIdentifierLength = 63
+
 // QuoteIdent returns name as a PostgreSQL identifier in double quotes, with
 // every double quote doubled, like the server's quote_ident but always
-// quoted. A name with a NUL byte cannot be an identifier and is an error.
+// quoted. A name with a NUL byte, or longer than 63 bytes, cannot be an
+// identifier and is an error.
 func QuoteIdent(name string) (string, error) {
 	if name == "" {
 		return "", fmt.Errorf("an identifier cannot be empty")
@@ -19,6 +24,9 @@ func QuoteIdent(name string) (string, error) {
 	}
 	if !utf8.ValidString(name) {
 		return "", fmt.Errorf("an identifier must be valid UTF-8")
+	}
+	if len(name) > maxIdentifierLength {
+		return "", fmt.Errorf("an identifier is at most %d bytes, got %d; PostgreSQL would cut it short", maxIdentifierLength, len(name))
 	}
 	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`, nil
 }

@@ -17,7 +17,7 @@ func TestQuoteIdent(t *testing.T) {
 			t.Errorf("QuoteIdent(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "a\x00b", "\xff"} {
+	for _, bad := range []string{"", "a\x00b", "\xff", strings.Repeat("x", 64)} {
 		if _, err := QuoteIdent(bad); err == nil {
 			t.Errorf("QuoteIdent(%q) succeeded", bad)
 		}
@@ -69,7 +69,7 @@ func FuzzQuoteLiteral(f *testing.F) {
 		}
 
 		ident, err := QuoteIdent(s)
-		if s == "" {
+		if s == "" || len(s) > maxIdentifierLength {
 			return
 		}
 		if err != nil {

@@ -1,7 +1,9 @@
 package postgres_test
 
 import (
+	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/cocalcctl/cocalcctl/builtins/postgres"
@@ -29,4 +31,47 @@ func TestPgxContract(t *testing.T) {
 			return sess
 		},
 	})
+}
+
+// TestQuotingOnServer sends literals and identifiers made by QuoteLiteral
+// and QuoteIdent to the server and compares what it reads with the values
+// bound as parameters.
+func TestQuotingOnServer(t *testing.T) {
+	s := mainServer(t)
+	port, _ := strconv.Atoi(s.Port)
+	sess, err := postgres.Open(t.Context(), &postgres.ConnectOptions{Host: s.Socket, Port: port, User: "postgres", Database: "postgres"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	values := []string{"", "'", "''", `\`, `\'`, `E'\x41'`, "$1", "$$", "--", "/*", ";", "\"", "a'; drop table x; --",
+		"ünï\tcødé\n密码", `%s:'x'`, strings.Repeat(`'\`, 50)}
+	for i := 0; i < 200; i++ {
+		b := make([]rune, rand.IntN(12))
+		for j := range b {
+			b[j] = []rune("'\"\\$;-/* \nab€")[rand.IntN(13)]
+		}
+		values = append(values, string(b))
+	}
+	for _, v := range values {
+		lit, err := postgres.QuoteLiteral(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := sess.Query(t.Context(), "select "+lit+" = $1::text as same", v)
+		if err != nil || res.Rows[0][0] != true {
+			t.Errorf("literal %s for %q: %v %v", lit, v, res, err)
+		}
+		ident, err := postgres.QuoteIdent(v)
+		if v == "" || len(v) > 63 {
+			if err == nil {
+				t.Errorf("QuoteIdent(%q) accepted a name PostgreSQL cannot hold", v)
+			}
+			continue
+		}
+		res, err = sess.Query(t.Context(), "select 1 as "+ident)
+		if err != nil || res.Columns[0] != v {
+			t.Errorf("identifier %s for %q: %v %v", ident, v, res, err)
+		}
+	}
 }
