@@ -3,12 +3,15 @@ package all
 
 import (
 	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
 
+	"github.com/cocalcctl/cocalcctl/builtins/cocalc"
 	"github.com/cocalcctl/cocalcctl/builtins/docker"
 	"github.com/cocalcctl/cocalcctl/builtins/files"
 	"github.com/cocalcctl/cocalcctl/builtins/pki"
 	"github.com/cocalcctl/cocalcctl/builtins/postgres"
 	"github.com/cocalcctl/cocalcctl/builtins/runtime"
+	"github.com/cocalcctl/cocalcctl/builtins/scripttest"
 	"github.com/cocalcctl/cocalcctl/builtins/secret"
 )
 
@@ -20,13 +23,22 @@ func Modules() []runtime.Module {
 		pki.Module,
 		docker.Module,
 		postgres.Module,
+		cocalc.Module,
 	}
+}
+
+// DocModules lists every documented module: the script modules, the core
+// names and the modules that only script tests see.
+func DocModules() []runtime.Module {
+	mods := append([]runtime.Module{runtime.CoreModule}, Modules()...)
+	return append(mods, scripttest.Modules(scripttest.Options{})...)
 }
 
 // Fakes installs fresh fake backends into env, for `cocalcctl test`.
 func Fakes(env *runtime.Env) {
 	env.SetBackend(docker.BackendKey, docker.NewFake())
 	env.SetBackend(postgres.BackendKey, postgres.NewFake())
+	env.SetBackend(cocalc.ProberKey, &cocalc.FakeProber{Status: 200})
 }
 
 // Predeclared returns the names every script starts with: the modules and
@@ -36,5 +48,6 @@ func Predeclared() starlark.StringDict {
 	for _, m := range Modules() {
 		d[m.Name] = m.Value()
 	}
+	cocalc.Modules["docker"] = d["docker"].(*starlarkstruct.Module)
 	return d
 }

@@ -55,8 +55,11 @@ func (f *FakeProber) Probe(ctx context.Context, url string) (int, error) {
 	return f.Status, nil
 }
 
+// ProberKey is the backend key of the Prober.
+const ProberKey = "http"
+
 func prober(env *runtime.Env) (Prober, error) {
-	b, err := env.Backend("http", func() (any, error) { return HTTPProber{}, nil })
+	b, err := env.Backend(ProberKey, func() (any, error) { return HTTPProber{}, nil })
 	if err != nil {
 		return nil, err
 	}

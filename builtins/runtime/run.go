@@ -12,14 +12,55 @@ import (
 	"go.starlark.net/starlarkstruct"
 )
 
+// CoreModule documents the predeclared names that are not in a module.
+// Core registers them as globals.
+var CoreModule = Module{
+	Name: "core",
+	Doc: "Names every script has without a module prefix, besides Starlark's own (`len`, `fail`, ...): " +
+		"`json` (encode and decode, from go.starlark.net), `struct`, `dry_run` and `confirm`.",
+	Builtins: []Builtin{
+		{Name: "dry_run", Doc: "dry_run()\n\nReports whether the run is a dry run (`--dry-run`), in which no step changes anything."},
+		{Name: "confirm", Doc: `confirm(action)
+
+Asks for consent to a destructive action before a script starts it, so that nothing is
+changed unless everything may be: with --yes, or after "yes" typed at a terminal, it returns
+True; otherwise it reports the step as refused with action in the message and the run stops
+(exit code 1). Under --dry-run it returns True and asks nothing. Use it at the top of a
+function such as down, whose first steps would otherwise run before the first step that asks.`},
+		{Name: "struct", Doc: "struct(**kwargs)\n\nReturns an immutable value whose attributes are the keyword arguments."},
+	},
+}
+
 // Core returns the predeclared names that every script has besides the
-// modules: json, struct and dry_run().
+// modules: json, struct, dry_run() and confirm().
 func Core() starlark.StringDict {
 	return starlark.StringDict{
 		"json":    json.Module,
 		"struct":  starlark.NewBuiltin("struct", starlarkstruct.Make),
 		"dry_run": starlark.NewBuiltin("dry_run", dryRun),
+		"confirm": starlark.NewBuiltin("confirm", Guard(confirm)),
 	}
+}
+
+func confirm(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var action string
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "action", &action); err != nil {
+		return nil, err
+	}
+
+	if strings.TrimSpace(action) == "" {
+		return nil, fmt.Errorf("%s: action is empty; say what will be destroyed, such as \"delete the database volume\"", b.Name())
+	}
+	env := EnvOf(thread)
+	if env.DryRun || env.Yes {
+		return starlark.True, nil
+	}
+	step := Begin(thread, b, args, kwargs)
+	if err := step.Confirm(action); err != nil {
+		return nil, err
+	}
+	step.ended = true
+	return starlark.True, nil
 }
 
 func dryRun(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

@@ -32,7 +32,7 @@ func docCommand(args []string, std IO) error {
 		return &runtime.UsageError{Msg: "doc takes at most one MODULE or MODULE.NAME"}
 	}
 
-	modules := all.Modules()
+	modules := all.DocModules()
 	if *markdown {
 		fmt.Fprint(std.Stdout, runtime.Markdown(modules))
 		return nil
