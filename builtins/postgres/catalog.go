@@ -1,7 +1,8 @@
 package postgres
 
-// The catalogue queries of the helpers. The fake answers exactly these, so
-// a helper that needs another query must add it here and to the fake.
+// The catalogue queries of the helpers. The fake returns results for
+// exactly these, so a helper that needs another query must add it here and
+// to the fake.
 const (
 	sqlRole = `select rolname, rolsuper, rolcreaterole, rolcreatedb, rolcanlogin ` +
 		`from pg_catalog.pg_roles where rolname = $1`

@@ -47,7 +47,8 @@ type ConnSpec struct {
 	ReadOnly bool
 }
 
-// Where returns host:port, or the socket folder.
+// Where formats the server's address as host:port, or returns the socket
+// folder.
 func (c *ConnSpec) Where() string {
 	if strings.HasPrefix(c.Host, "/") {
 		return c.Host

@@ -15,10 +15,10 @@ import (
 // Fake is an in-memory PostgreSQL for tests and `cocalcctl test`. It keeps
 // servers, each keyed by the address a ConnSpec dials (host:port, or the
 // socket folder) or the container a LocalSpec names, with roles, databases
-// and their owners, grants, settings and pg_hba.conf entries. It answers the
-// catalogue queries and runs the statements that the helpers send; any other
-// SQL needs a result registered with FakeServer.Register or RegisterExec, or
-// fails saying so. Install it with env.SetBackend(postgres.BackendKey, fake).
+// and their owners, grants, settings and pg_hba.conf entries. It returns
+// results for the catalogue queries and runs the statements that the helpers
+// send. Any other SQL needs a result registered with FakeServer.Register or
+// RegisterExec, and otherwise fails with a message that says so. Install it with env.SetBackend(postgres.BackendKey, fake).
 type Fake struct {
 	mu      sync.Mutex
 	servers map[string]*FakeServer
@@ -164,8 +164,8 @@ type fakeResult struct {
 	err    error
 }
 
-// Register makes sql (compared with runs of white space collapsed) answer
-// Query with res.
+// Register makes Query of sql (compared with runs of white space collapsed)
+// return res.
 func (s *FakeServer) Register(sql string, res *Result) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -214,6 +214,7 @@ func (s *FakeServer) admit(user, database, password string, tlsUsed bool, client
 	if s.Starting {
 		return fatal("57P03", "the database system is starting up")
 	}
+
 	method := "trust"
 	if len(s.HBA) > 0 {
 		entry, ok := s.matchHBA(user, database, tlsUsed, network)
@@ -226,6 +227,7 @@ func (s *FakeServer) admit(user, database, password string, tlsUsed bool, client
 		}
 		method = entry.Method
 	}
+
 	role, ok := s.Roles[user]
 	if method == "reject" {
 		enc := "no encryption"
@@ -244,6 +246,7 @@ func (s *FakeServer) admit(user, database, password string, tlsUsed bool, client
 			return fatal("28000", "certificate authentication failed for user %q", user)
 		}
 	}
+
 	if !ok {
 		return fatal("28000", "role %q does not exist", user)
 	}
@@ -533,7 +536,7 @@ func applyRoleOptions(role *FakeRole, options string, me *FakeRole) error {
 	return nil
 }
 
-// query answers one query with the server's locks held.
+// query runs one query with the server's locks held.
 func (s *FakeServer) query(f *fakeSession, sql string, args []any) (*Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

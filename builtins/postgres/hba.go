@@ -19,8 +19,8 @@ type hbaLine struct {
 	fields []string
 }
 
-// key is what makes two lines the same rule: type, database, user and,
-// except for local lines, address.
+// key returns the fields that make two lines the same rule: type, database,
+// user and, except for local lines, address.
 func (l hbaLine) key() string {
 	n := 3
 	if l.fields[0] != "local" {
@@ -50,7 +50,7 @@ func parseHBALine(s string) (hbaLine, bool) {
 }
 
 // ensureHBA returns content with want present exactly once, before the
-// first catch-all line, and says what changed ("" for nothing). A line
+// first catch-all line, and a description of the change ("" for none). A line
 // with the same type, database, user and address is replaced.
 func ensureHBA(content, want string) (string, string) {
 	wantLine, _ := parseHBALine(want)
@@ -170,7 +170,7 @@ func conf(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 		return nil, fmt.Errorf("%s: value: %w", b.Name(), err)
 	}
 	if strings.ContainsAny(text, "\n\x00") {
-		return nil, fmt.Errorf("%s: value holds a line break: a setting is one line", b.Name())
+		return nil, fmt.Errorf("%s: value contains a line break: a setting takes one line", b.Name())
 	}
 	line := name + " = '" + strings.ReplaceAll(strings.ReplaceAll(text, `\`, `\\`), "'", "''") + "'"
 	match := regexp.MustCompile(`^\s*#?\s*` + regexp.QuoteMeta(name) + `\s*=`)

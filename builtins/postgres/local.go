@@ -247,9 +247,9 @@ func (s *psqlSession) Exec(ctx context.Context, sql string, args ...any) (int64,
 }
 
 // Query implements Session. psql's \gdesc describes the statement without
-// running it; then the statement runs inside a WITH clause that returns
-// every row as the text of a record, which is split into the server's text
-// output of each column.
+// running it. Then the statement runs inside a WITH clause that returns each
+// row as the text of a record, and parseRecord splits that text into the
+// server's text output of each column.
 func (s *psqlSession) Query(ctx context.Context, sql string, args ...any) (*Result, error) {
 	stmts, err := splitSQL(sql)
 	if err != nil {

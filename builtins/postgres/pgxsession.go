@@ -11,7 +11,7 @@ import (
 
 // pgxSession is a Session over one pgconn connection. It uses the protocol
 // level of pgx so that arguments go as text of unknown type and results come
-// back as text, the same values a psql session sees.
+// back as text, the same values a psql session returns.
 type pgxSession struct {
 	conn   *pgconn.PgConn
 	config *pgconn.Config

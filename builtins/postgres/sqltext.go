@@ -294,7 +294,7 @@ func isIdentChar(c byte) bool {
 // statement with arguments must be the only one, and it must use $1 to $n.
 func checkArgs(stmts []statement, nargs int) error {
 	if len(stmts) == 0 {
-		return fmt.Errorf("the SQL text holds no statement")
+		return fmt.Errorf("the SQL text contains no statement")
 	}
 	if nargs > 0 && len(stmts) > 1 {
 		return fmt.Errorf("SQL with arguments must be one statement, got %d statements; run them one by one", len(stmts))

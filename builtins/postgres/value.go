@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"fmt"
-	"math"
 
 	"go.starlark.net/starlark"
 
@@ -201,9 +200,6 @@ func toGo(v starlark.Value) (any, error) {
 		}
 		return v.String(), nil
 	case starlark.Float:
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return float64(v), nil
-		}
 		return float64(v), nil
 	case starlark.String:
 		return string(v), nil

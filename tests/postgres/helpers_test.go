@@ -138,8 +138,8 @@ if rows != [{"w": "8MB"}]:
 	}
 }
 
-// TestDryRunChangesNothing runs the helpers under --dry-run: they read the
-// server, report would create, and create nothing; a write through query
+// TestDryRunChangesNothing runs the helpers under --dry-run. They read the
+// server, report "would create" and create nothing. A write through query
 // fails because the session is read-only.
 func TestDryRunChangesNothing(t *testing.T) {
 	s := mainServer(t)

@@ -24,9 +24,9 @@ type Target struct {
 	// with random names and sets work_mem with ALTER SYSTEM.
 	Open func(t *testing.T) postgres.Session
 
-	// Fake is the server behind the sessions when they are fake ones; the
-	// suite registers there the answers to SQL that is not a catalogue
-	// query. It is nil for real servers.
+	// Fake is the server behind fake sessions. The suite registers there the
+	// results of SQL that is not a catalogue query. It is nil for real
+	// servers.
 	Fake *postgres.FakeServer
 
 	// Password is the password of the session's role for Login, or "" when
