@@ -46,7 +46,7 @@ var (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	for _, dir := range stopList {
-		exec.Command("bash", "hostserver.sh", "stop", dir).Run()
+		exec.Command("bash", "hostserver.sh", "stop", filepath.Join(dir, "pg")).Run()
 		os.RemoveAll(dir)
 	}
 	os.Exit(code)
@@ -98,7 +98,7 @@ func ownServer(t *testing.T, name string, opts serverOptions) (*server, error) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		exec.Command("bash", "hostserver.sh", "stop", dir).Run()
+		exec.Command("bash", "hostserver.sh", "stop", filepath.Join(dir, "pg")).Run()
 		os.RemoveAll(dir)
 	})
 	return startServer(t, dir, opts)
