@@ -87,7 +87,7 @@ func verify(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	}
 
 	env := runtime.EnvOf(thread)
-	step := runtime.BeginCall(thread, runtime.RenderCall(b.Name(), args, kwargs))
+	step := runtime.BeginCall(thread, fmt.Sprintf("%s(name=%q, port=%d)", b.Name(), name, port))
 	if env.DryRun {
 		step.Progress("nothing is verified under --dry-run")
 		return starlark.None, nil
