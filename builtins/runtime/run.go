@@ -151,11 +151,15 @@ type Param struct {
 // Params lists the parameters of fn.
 func Params(fn *starlark.Function) []Param {
 	var out []Param
-	for i := 0; i < fn.NumParams(); i++ {
+	n := fn.NumParams()
+	if fn.HasKwargs() {
+		n--
+	}
+	if fn.HasVarargs() {
+		n--
+	}
+	for i := 0; i < n; i++ {
 		name, _ := fn.Param(i)
-		if strings.HasPrefix(name, "*") {
-			continue
-		}
 		d := fn.ParamDefault(i)
 		out = append(out, Param{Name: name, Default: d, Required: d == nil})
 	}
@@ -165,7 +169,8 @@ func Params(fn *starlark.Function) []Param {
 // ParseArgs converts NAME=VALUE strings into keyword arguments of fn, by the
 // type of each parameter's default: bool, int, string, list of strings
 // (comma-separated), and a string for a None default. A bad value, an unknown
-// name or a missing required parameter is a *UsageError.
+// name or a missing required parameter is a *UsageError; when fn has a
+// **kwargs parameter, names it does not list are passed to it as strings.
 func ParseArgs(fn *starlark.Function, raw []string) ([]starlark.Tuple, error) {
 	params := map[string]Param{}
 	var names []string
@@ -182,6 +187,10 @@ func ParseArgs(fn *starlark.Function, raw []string) ([]starlark.Tuple, error) {
 			return nil, &UsageError{Msg: fmt.Sprintf("--arg %q: want NAME=VALUE", item)}
 		}
 		p, ok := params[name]
+		if !ok && fn.HasKwargs() {
+			// A **kwargs parameter takes any other name, as text.
+			p, ok = Param{Name: name, Default: starlark.String("")}, true
+		}
 		if !ok {
 			return nil, &UsageError{Msg: fmt.Sprintf("--arg %s: %s takes no parameter %q; its parameters are: %s",
 				item, fn.Name(), name, strings.Join(names, ", "))}

@@ -170,3 +170,25 @@ if not dry_run():
     fail("dry_run() is false under --dry-run")
 `)
 }
+
+func TestParseArgsKwargsTakesOthers(t *testing.T) {
+	f := runtimetest.New(t)
+	script, err := f.Exec("args.star", "def down(prefix = \"\", **_):\n    pass\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn, err := script.Function("down")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kwargs, err := runtime.ParseArgs(fn, []string{"prefix=a-", "port=5123"})
+	if err != nil {
+		t.Fatalf("ParseArgs: %v", err)
+	}
+	if len(kwargs) != 2 || kwargs[1][1].String() != `"5123"` {
+		t.Errorf("kwargs = %v, want prefix and port as text", kwargs)
+	}
+	if params := runtime.Params(fn); len(params) != 1 || params[0].Required {
+		t.Errorf("Params = %+v, want only the optional prefix", params)
+	}
+}
