@@ -96,7 +96,8 @@ func checkReach(thread *starlark.Thread, admin starlark.Value, cfg dbConfig) ([]
 	if err != nil {
 		return nil, fmt.Errorf("cannot read pg_hba_file_rules through admin (it needs a superuser session such as postgres.local): %w", err)
 	}
-	if rows == nil {
+	if len(rows) == 0 && runtime.EnvOf(thread).DryRun {
+		// The server only would have been created: there is nothing to read.
 		return nil, nil
 	}
 

@@ -26,6 +26,32 @@ type dbConfig struct {
 	ClientCert   string
 	ClientKey    string
 	ServerCert   string
+
+	// skipClientCN and skipClientKey leave out the checks that read the
+	// client files, under --dry-run when they do not exist yet.
+	skipClientCN, skipClientKey bool
+}
+
+// withoutMissing returns c with the files that do not exist yet left out of
+// the checks that read them.
+func (c dbConfig) withoutMissing(fsys runtime.FS) dbConfig {
+	exists := func(p string) bool {
+		_, err := fsys.Stat(p)
+		return err == nil
+	}
+	if c.ServerCert != "" && !exists(c.ServerCert) {
+		c.ServerCert = ""
+	}
+	if c.PasswordFile != "" && !exists(c.PasswordFile) {
+		c.PasswordFile = ""
+	}
+	if c.ClientCert != "" && !exists(c.ClientCert) {
+		c.skipClientCN = true
+	}
+	if c.ClientKey != "" && !exists(c.ClientKey) {
+		c.skipClientKey = true
+	}
+	return c
 }
 
 func (c dbConfig) tls() bool { return c.CAFile != "" || c.ClientCert != "" || c.ClientKey != "" }
@@ -48,9 +74,14 @@ func isDNSName(s string) bool {
 
 // check runs the checks that must hold before the hub starts. Each failure
 // names the cause and the fix, because the hub itself would only retry
-// forever or exit with a terse message.
-func check(fsys runtime.FS, c dbConfig) []string {
+// forever or exit with a terse message. Under --dry-run (dryRun) files that
+// do not exist yet are skipped, because earlier steps only would have made
+// them.
+func check(fsys runtime.FS, c dbConfig, dryRun bool) []string {
 	var problems []string
+	if dryRun {
+		c = c.withoutMissing(fsys)
+	}
 
 	switch {
 	case strings.Contains(c.Host, ":"):
@@ -96,7 +127,7 @@ func check(fsys runtime.FS, c dbConfig) []string {
 		}
 	}
 
-	if c.Auth == "cert" && c.ClientCert != "" {
+	if c.Auth == "cert" && c.ClientCert != "" && !c.skipClientCN {
 		if cn, err := certCN(fsys, c.ClientCert); err != nil {
 			problems = append(problems, fmt.Sprintf("cannot read client_cert: %v", err))
 		} else if cn != c.User {
@@ -104,7 +135,7 @@ func check(fsys runtime.FS, c dbConfig) []string {
 				"requires them to be equal; issue the client certificate with common_name=%q", cn, c.User, c.User))
 		}
 	}
-	if c.ClientKey != "" {
+	if c.ClientKey != "" && !c.skipClientKey {
 		if problem := checkClientKey(fsys, c.ClientKey); problem != "" {
 			problems = append(problems, problem)
 		}

@@ -64,7 +64,7 @@ func setup(t *testing.T) (*runtime.MemFS, dbConfig) {
 
 func TestChecksPassForTutorialSet(t *testing.T) {
 	fsys, cfg := setup(t)
-	if problems := check(fsys, cfg); len(problems) != 0 {
+	if problems := check(fsys, cfg, false); len(problems) != 0 {
 		t.Errorf("a correct set-up has problems:\n%s", strings.Join(problems, "\n"))
 	}
 }
@@ -111,10 +111,25 @@ func TestChecksNameEachProblem(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			fsys, cfg := setup(t)
 			c.edit(t, fsys, &cfg)
-			problems := strings.Join(check(fsys, cfg), "\n")
+			problems := strings.Join(check(fsys, cfg, false), "\n")
 			if !strings.Contains(problems, c.wants) {
 				t.Errorf("problems do not mention %q:\n%s", c.wants, problems)
 			}
 		})
+	}
+}
+
+func TestChecksSkipMissingFilesInDryRun(t *testing.T) {
+	fsys, cfg := setup(t)
+	for _, p := range []string{"/ssl/server.crt", "/ssl/client.crt", "/ssl/client.key", "/projects/secrets/postgres"} {
+		if err := fsys.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if problems := check(fsys, cfg, true); len(problems) != 0 {
+		t.Errorf("a dry run reports files that earlier steps would make:\n%s", strings.Join(problems, "\n"))
+	}
+	if problems := check(fsys, cfg, false); len(problems) == 0 {
+		t.Errorf("a real run does not report missing files")
 	}
 }

@@ -107,7 +107,7 @@ func run(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 	}
 	projects := runtime.ResolvePath(env, projectsDir)
 
-	problems := check(env.FS, cfg)
+	problems := check(env.FS, cfg, env.DryRun)
 	if admin != starlark.None {
 		more, err := checkReach(thread, admin, cfg)
 		if err != nil {

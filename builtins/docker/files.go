@@ -165,6 +165,12 @@ func copyFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	}
 	dest = path.Clean(dest)
 	want, err := localTree(env.FS, local, dest)
+	if errors.Is(err, fs.ErrNotExist) && env.DryRun {
+		// An earlier step, such as ca.issue, only would have made src.
+		step := runtime.Begin(thread, b, args, kwargs)
+		step.Report(runtime.Changed, local+" does not exist yet")
+		return starlark.None, nil
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %s does not exist on this machine: check src", b.Name(), local)
 	}

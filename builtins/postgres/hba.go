@@ -232,6 +232,10 @@ func editConfig(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	}
 
 	step := runtime.Begin(thread, b, args, kwargs)
+	if env.DryRun && !containerRuns(env.Ctx, engine, container) {
+		step.Report(runtime.Changed, "the container does not run yet")
+		return starlark.None, nil
+	}
 	var s Session
 	if path == "" || reload {
 		s, err = backend.Local(env.Ctx, &LocalSpec{Container: container, User: "postgres", Database: "postgres", Engine: engine})

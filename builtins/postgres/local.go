@@ -52,6 +52,9 @@ func local(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 		if spec.Engine, err = engineOf(thread); err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
+		if env.DryRun && !containerRuns(env.Ctx, spec.Engine, container) {
+			return &SessionValue{Session: &absentSession{info: Info{Kind: "local", User: user, Database: databaseName, Where: container}}}, nil
+		}
 	}
 
 	s, err := backend.Local(env.Ctx, spec)

@@ -42,6 +42,10 @@ func setting(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	if err != nil {
 		return nil, step.Fail(stepError(b, "cannot read setting "+name, err))
 	}
+	if _, absent := s.(*absentSession); absent {
+		step.Report(runtime.Changed, "the server does not run yet")
+		return starlark.None, nil
+	}
 	if len(res.Rows) == 0 {
 		return nil, step.Fail(fmt.Errorf("%s: the server has no setting %q: check the name in the PostgreSQL documentation for this version", b.Name(), name))
 	}
