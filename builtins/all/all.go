@@ -34,10 +34,22 @@ func DocModules() []runtime.Module {
 	return append(mods, scripttest.Modules(scripttest.Options{})...)
 }
 
-// Fakes installs fresh fake backends into env, for `cocalcctl test`.
+// Both fakes can be looked into with testing.fake.
+var (
+	_ scripttest.Inspector = (*docker.Fake)(nil)
+	_ scripttest.Inspector = (*postgres.Fake)(nil)
+)
+
+// Fakes installs fresh fake backends into env, for `cocalcctl test`. The
+// PostgreSQL fake is linked to the Docker fake, so a server in a container
+// reads the pg_hba.conf and postgresql.conf that postgres.hba and
+// postgres.conf write there.
 func Fakes(env *runtime.Env) {
-	env.SetBackend(docker.BackendKey, docker.NewFake())
-	env.SetBackend(postgres.BackendKey, postgres.NewFake())
+	engine := docker.NewFake()
+	db := postgres.NewFake()
+	db.Engine = engine
+	env.SetBackend(docker.BackendKey, engine)
+	env.SetBackend(postgres.BackendKey, db)
 	env.SetBackend(cocalc.ProberKey, &cocalc.FakeProber{Status: 200})
 }
 

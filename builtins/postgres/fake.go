@@ -8,8 +8,11 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/cocalcctl/cocalcctl/builtins/docker"
 )
 
 // Fake is an in-memory PostgreSQL for tests and `cocalcctl test`. It keeps
@@ -18,18 +21,78 @@ import (
 // and their owners, grants, settings and pg_hba.conf entries. It returns
 // results for the catalogue queries and runs the statements that the helpers
 // send. Any other SQL needs a result registered with FakeServer.Register or
-// RegisterExec, and otherwise fails with a message that says so. Install it with env.SetBackend(postgres.BackendKey, fake).
+// RegisterExec (or Fake.Register for every server), and otherwise fails with
+// a message that says so. Install it with
+// env.SetBackend(postgres.BackendKey, fake).
 type Fake struct {
+	// Engine, when set, holds the containers that postgres.local reaches.
+	// A server in a running container is then created on first use, and it
+	// reads pg_hba.conf and postgresql.conf from the container's files when
+	// the container starts and when the server reloads, so that
+	// postgres.hba and postgres.conf take effect as on a real server.
+	// postgres.local of a container that does not run fails, or under
+	// --dry-run reads as an empty server.
+	Engine docker.Engine
+
 	mu      sync.Mutex
 	servers map[string]*FakeServer
+	results map[string]fakeResult
 }
 
 // NewFake returns a Fake with no servers.
-func NewFake() *Fake { return &Fake{servers: map[string]*FakeServer{}} }
+func NewFake() *Fake {
+	return &Fake{servers: map[string]*FakeServer{}, results: map[string]fakeResult{}}
+}
+
+// Register makes Query of sql return res on every server that has no
+// result of its own registered for it.
+func (f *Fake) Register(sql string, res *Result) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.results[normalizeSQL(sql)] = fakeResult{result: res}
+}
+
+// RegisterExec makes sql, on every server, a statement that returns no rows
+// and affects rows rows, unless the server has its own registration.
+func (f *Fake) RegisterExec(sql string, rows int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.results[normalizeSQL(sql)] = fakeResult{rows: rows}
+}
+
+// registered returns what Register or RegisterExec stored for sql.
+func (f *Fake) registered(sql string) (fakeResult, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.results[sql]
+	return r, ok
+}
+
+// Servers returns the names of the servers, sorted.
+func (f *Fake) Servers() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]string, 0, len(f.servers))
+	for name := range f.servers {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// defaultFiles returns where a new server keeps pg_hba.conf and
+// postgresql.conf: in the data folder, as initdb makes them.
+func (f *Fake) defaultFiles() map[string]string {
+	return map[string]string{
+		"hba_file":    "/var/lib/postgresql/data/pg_hba.conf",
+		"config_file": "/var/lib/postgresql/data/postgresql.conf",
+	}
+}
 
 // Server returns the server at where, creating it on first use with the
 // superuser "postgres" (no password), the databases postgres, template0 and
-// template1, and the settings the helper tests touch.
+// template1, and the settings the helpers and the tutorial touch, with
+// PostgreSQL 17's defaults.
 func (f *Fake) Server(where string) *FakeServer {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -51,12 +114,19 @@ func (f *Fake) Server(where string) *FakeServer {
 			"log_connections":     {Value: "off", Vartype: "bool", Context: "superuser-backend"},
 			"listen_addresses":    {Value: "localhost", Vartype: "string", Context: "postmaster"},
 			"password_encryption": {Value: "scram-sha-256", Vartype: "enum", Context: "user"},
+			"ssl_cert_file":       {Value: "server.crt", Vartype: "string", Context: "sighup"},
+			"ssl_key_file":        {Value: "server.key", Vartype: "string", Context: "sighup"},
+			"ssl_ca_file":         {Value: "", Vartype: "string", Context: "sighup"},
+			"max_connections":     {Value: "100", Vartype: "integer", Context: "postmaster"},
+			"port":                {Value: "5432", Vartype: "integer", Context: "postmaster"},
 		},
-		Files: map[string]string{
-			"hba_file":    "/var/lib/postgresql/data/pg_hba.conf",
-			"config_file": "/var/lib/postgresql/data/postgresql.conf",
-		},
-		results: map[string]fakeResult{},
+		Files:    f.defaultFiles(),
+		results:  map[string]fakeResult{},
+		fake:     f,
+		defaults: map[string]string{},
+	}
+	for name, set := range s.Settings {
+		s.defaults[name] = set.Value
 	}
 	f.servers[where] = s
 	return s
@@ -83,6 +153,9 @@ func (f *Fake) Connect(ctx context.Context, spec *ConnSpec) (Session, error) {
 // Local implements Backend: a session on the server named like the
 // container, as its superuser over the Unix socket.
 func (f *Fake) Local(ctx context.Context, spec *LocalSpec) (Session, error) {
+	if f.Engine != nil {
+		return f.localInContainer(ctx, spec)
+	}
 	f.mu.Lock()
 	s, ok := f.servers[spec.Container]
 	f.mu.Unlock()
@@ -120,6 +193,17 @@ type FakeServer struct {
 	mu       sync.Mutex
 	executed []string
 	results  map[string]fakeResult
+	fake     *Fake
+
+	// engine and container are set when the server runs in a container
+	// of Fake.Engine; startedAt is the container's start that the server
+	// last read its files at.
+	engine    docker.Engine
+	container string
+	startedAt time.Time
+
+	// defaults holds each setting's value when no file sets it.
+	defaults map[string]string
 }
 
 // FakeRole is a role of a FakeServer. Password is the SCRAM verifier, or
@@ -152,10 +236,15 @@ type FakeSetting struct {
 }
 
 // FakeHBA is one pg_hba.conf line: Type is local, host, hostssl or
-// hostnossl; Database and User may be "all"; Method is trust, reject,
-// scram-sha-256, password, md5, cert or peer.
+// hostnossl; Database and User are "all" or comma-separated names (Database
+// also "sameuser"); Method is trust, reject, scram-sha-256, password, md5,
+// cert or peer. Address and Options are kept for pg_hba_file_rules.
+//
+// NOTE: the fake does not know client addresses, so Address matches every
+// connection.
 type FakeHBA struct {
 	Type, Database, User, Method string
+	Address, Options             string
 }
 
 type fakeResult struct {
@@ -193,6 +282,18 @@ func (s *FakeServer) Executed() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string{}, s.executed...)
+}
+
+// registered returns the result registered for sql on this server, or else
+// on its Fake. The caller holds s.mu.
+func (s *FakeServer) registered(sql string) (fakeResult, bool) {
+	if r, ok := s.results[sql]; ok {
+		return r, true
+	}
+	if s.fake != nil {
+		return s.fake.registered(sql)
+	}
+	return fakeResult{}, false
 }
 
 func normalizeSQL(sql string) string {
@@ -245,6 +346,11 @@ func (s *FakeServer) admit(user, database, password string, tlsUsed bool, client
 		if clientCN != user {
 			return fatal("28000", "certificate authentication failed for user %q", user)
 		}
+	case "peer":
+		// Local sessions run psql as the operating system user postgres.
+		if network || user != "postgres" {
+			return fatal("28000", "Peer authentication failed for user %q", user)
+		}
 	}
 
 	if !ok {
@@ -279,11 +385,23 @@ func (s *FakeServer) matchHBA(user, database string, tlsUsed, network bool) (Fak
 				continue
 			}
 		}
-		if (e.Database == "all" || e.Database == database) && (e.User == "all" || e.User == user) {
+		if hbaListMatches(e.Database, database, user) && hbaListMatches(e.User, user, "") {
 			return e, true
 		}
 	}
 	return FakeHBA{}, false
+}
+
+// hbaListMatches reports whether name is in the comma-separated database
+// or user field of a pg_hba.conf line. "all" matches every name and, for
+// databases, "sameuser" the database named like user.
+func hbaListMatches(field, name, user string) bool {
+	for _, item := range strings.Split(field, ",") {
+		if item == "all" || item == name || (item == "sameuser" && user != "" && name == user) {
+			return true
+		}
+	}
+	return false
 }
 
 // fakeSession is a Session on a FakeServer.
@@ -496,7 +614,7 @@ func (s *FakeServer) exec(f *fakeSession, sql string) (int64, error) {
 		return 0, nil
 	}
 
-	if r, ok := s.results[sql]; ok {
+	if r, ok := s.registered(sql); ok {
 		if r.err != nil {
 			return 0, r.err
 		}
@@ -607,11 +725,18 @@ func (s *FakeServer) query(f *fakeSession, sql string, args []any) (*Result, err
 		if me == nil || !me.Superuser {
 			return nil, pgError("42501", "permission denied for function pg_reload_conf")
 		}
-		s.reload()
+		if s.linked() {
+			s.loadFiles(context.Background(), false)
+		} else {
+			s.reload()
+		}
 		return &Result{Columns: []string{"reloaded"}, Rows: [][]any{{true}}}, nil
 	}
+	if reHBARules.MatchString(sql) {
+		return s.hbaFileRules(me, sql)
+	}
 
-	if r, ok := s.results[sql]; ok {
+	if r, ok := s.registered(sql); ok {
 		switch {
 		case r.err != nil:
 			return nil, r.err
