@@ -56,8 +56,9 @@ when it does not exist. Relative paths are relative to the test file's folder.`}
 			{Name: "testing.snapshot", Fn: t.snapshot, Doc: `testing.snapshot(result, golden)
 
 Compares the step lines of result (from testing.run) with the golden file golden (relative to
-the test file) and fails with a line diff when they differ. Durations, fingerprints, the home
-folder and secrets are redacted. ` + "`cocalcctl test --update`" + ` rewrites the golden file instead.`},
+the test file) and fails with a line diff when they differ. Durations, fingerprints, long hex
+identifiers and secrets are redacted; give the script absolute paths (not ~/) so the file is the
+same on every machine. ` + "`cocalcctl test --update`" + ` rewrites the golden file instead.`},
 		},
 	}
 }
@@ -199,15 +200,13 @@ var (
 	hexRE         = regexp.MustCompile(`\b[0-9a-f]{32,}\b`)
 )
 
-// Redact removes what differs from run to run: fingerprints, long hex ids and
-// the home folder.
+// Redact removes what differs from run to run: fingerprints and long hex
+// ids. The home folder is left as it is: replacing it would also rewrite
+// paths inside containers when the tests run as root (home /root), so tests
+// whose plans must match on every machine give absolute paths.
 func Redact(s string) string {
 	s = fingerprintRE.ReplaceAllString(s, "sha256:<fingerprint>")
-	s = hexRE.ReplaceAllString(s, "<id>")
-	if home, err := os.UserHomeDir(); err == nil && home != "/" {
-		s = strings.ReplaceAll(s, home+"/", "~/")
-	}
-	return s
+	return hexRE.ReplaceAllString(s, "<id>")
 }
 
 func (t *testingModule) snapshot(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
