@@ -2,6 +2,7 @@ package cocalc
 
 import (
 	"fmt"
+	"net"
 	"strings"
 
 	"go.starlark.net/starlark"
@@ -92,7 +93,7 @@ func fieldString(row *starlark.Dict, name string) string {
 // the first rule that matches pguser on a TCP connection to the database or
 // to postgres rejects it or is missing.
 func checkReach(thread *starlark.Thread, admin starlark.Value, cfg dbConfig) ([]string, error) {
-	rows, err := query(thread, admin, "select line_number, type, database, user_name, auth_method from pg_hba_file_rules where error is null order by line_number")
+	rows, err := query(thread, admin, "select line_number, type, database, user_name, address, netmask, auth_method from pg_hba_file_rules where error is null order by line_number")
 	if err != nil {
 		return nil, fmt.Errorf("cannot read pg_hba_file_rules through admin (it needs a superuser session such as postgres.local): %w", err)
 	}
@@ -153,6 +154,9 @@ func firstMatch(rows []*starlark.Dict, cfg dbConfig, db string) *starlark.Dict {
 		if !matchList(fieldString(row, "user_name"), cfg.User, "all", "", false) {
 			continue
 		}
+		if !fromNetwork(fieldString(row, "address"), fieldString(row, "netmask")) {
+			continue
+		}
 		return row
 	}
 	return nil
@@ -164,6 +168,33 @@ func matchList(list, name, all, same string, sameOK bool) bool {
 		if item == name || item == all || (same != "" && item == same && sameOK) {
 			return true
 		}
+	}
+	return false
+}
+
+// fromNetwork reports whether a pg_hba rule's address can match the hub,
+// which connects from another container on the Docker network: loopback
+// addresses (initdb's default 127.0.0.1/32 and ::1/128 lines) and
+// "samehost" never do. Other addresses are assumed to match, because the
+// hub's own address is not known before it starts.
+func fromNetwork(address, netmask string) bool {
+	switch address {
+	case "samehost":
+		return false
+	case "", "all", "samenet":
+		return true
+	}
+	ip := net.ParseIP(address)
+	if ip == nil {
+		// A host name: the hub's address may resolve to it.
+		return true
+	}
+	if !ip.IsLoopback() {
+		return true
+	}
+	// A loopback address with a netmask of /0 would still match everything.
+	if mask := net.ParseIP(netmask); mask != nil && mask.IsUnspecified() {
+		return true
 	}
 	return false
 }

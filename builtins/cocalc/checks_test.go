@@ -133,3 +133,24 @@ func TestChecksSkipMissingFilesInDryRun(t *testing.T) {
 		t.Errorf("a real run does not report missing files")
 	}
 }
+
+func TestFromNetworkSkipsLoopback(t *testing.T) {
+	cases := []struct {
+		address, netmask string
+		want             bool
+	}{
+		{"127.0.0.1", "255.255.255.255", false},
+		{"::1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", false},
+		{"samehost", "", false},
+		{"samenet", "", true},
+		{"all", "", true},
+		{"0.0.0.0", "0.0.0.0", true},
+		{"172.18.0.0", "255.255.0.0", true},
+		{"db.example.org", "", true},
+	}
+	for _, c := range cases {
+		if got := fromNetwork(c.address, c.netmask); got != c.want {
+			t.Errorf("fromNetwork(%q, %q) = %v, want %v", c.address, c.netmask, got, c.want)
+		}
+	}
+}

@@ -234,6 +234,7 @@ func createContainer(thread *starlark.Thread, b *starlark.Builtin, step *runtime
 		return nil, err
 	}
 	if env.DryRun {
+		env.Plan("container:" + req.spec.Name)
 		return unknownContainerValue(thread, req.spec), nil
 	}
 	return inspectValue(env, engine, b, req.spec.Name)

@@ -259,3 +259,14 @@ docker.exec(c, ["true"], check=False, unless=["true"])
 		t.Errorf("the exec step does not render the container by name:\n%s", out)
 	}
 }
+
+func TestRemoveAfterPlannedCreateInDryRun(t *testing.T) {
+	f, _ := newFixture(t)
+	f.Env.DryRun = true
+	f.MustRun(`
+docker.container("tmp", "cocalcctl-test/debian:trixie", command = ["sleep", "infinity"])
+docker.remove("tmp")
+docker.remove("never-made")
+`)
+	wantStatuses(t, f, "would create", "would remove", "unchanged")
+}

@@ -94,6 +94,10 @@ func remove(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	env := runtime.EnvOf(thread)
 	step := runtime.Begin(thread, b, args, kwargs)
 	c, err := engine.ContainerInspect(env.Ctx, name.name)
+	if errors.Is(err, ErrNotFound) && env.DryRun && env.Planned("container:"+name.name) {
+		step.Report(runtime.Removed, "created by an earlier step of this run")
+		return starlark.None, nil
+	}
 	if errors.Is(err, ErrNotFound) {
 		step.Report(runtime.Unchanged, "no such container")
 		return starlark.None, nil

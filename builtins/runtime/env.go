@@ -56,6 +56,27 @@ type Env struct {
 	mu       sync.Mutex
 	backends map[string]any
 	secrets  []string
+	planned  map[string]bool
+}
+
+// Plan records, under --dry-run, that an earlier step would have created
+// the object key (such as "container:db"), so that a later step on the same
+// object reports what it would do instead of "no such object".
+func (e *Env) Plan(key string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.planned == nil {
+		e.planned = map[string]bool{}
+	}
+	e.planned[key] = true
+}
+
+// Planned reports whether an earlier step of this dry run would have created
+// the object key.
+func (e *Env) Planned(key string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.planned[key]
 }
 
 // NewEnv returns an Env on the real file system and clock that reports to
