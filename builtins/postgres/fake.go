@@ -201,6 +201,7 @@ type FakeServer struct {
 	engine    docker.Engine
 	container string
 	startedAt time.Time
+	sslLoaded bool
 
 	// defaults holds each setting's value when no file sets it.
 	defaults map[string]string

@@ -156,13 +156,15 @@ func normalizeSetting(set *FakeSetting, text string) string {
 	return text
 }
 
-// checkSSL turns ssl off again, with a line in the container's log, when
-// the key file is one PostgreSQL refuses: it must belong to the server's
-// user with no access for group and others, or to root with at most read
-// access for the group. A real server keeps its previous SSL state when a
-// reload cannot load the new files, and refuses to start with them. The
-// caller holds s.mu.
+// checkSSL loads the TLS files when ssl is on. Like PostgreSQL 17, it
+// rejects a key file that is not owned by the server's user with no access
+// for group and others, or by root with at most read access for the group.
+// Then, as a real server after a reload, it writes the reason to the
+// container's log and keeps serving without TLS, while pg_settings still
+// shows ssl on. (A real server also refuses to start with such a key; the
+// fake only logs.) The caller holds s.mu.
 func (s *FakeServer) checkSSL(ctx context.Context) {
+	s.sslLoaded = false
 	set := s.Settings["ssl"]
 	if set == nil || set.Value != "on" {
 		return
@@ -179,16 +181,24 @@ func (s *FakeServer) checkSSL(ctx context.Context) {
 	case key.UID == s.serverUID(ctx) && key.Mode.Perm()&0o077 != 0,
 		key.UID == 0 && key.Mode.Perm()&0o037 != 0,
 		key.UID != 0 && key.UID != s.serverUID(ctx):
-		problem = fmt.Sprintf("private key file %q has group or world access; it must have permissions u=rw (0600) or less "+
-			"if owned by the database user, or permissions u=rw,g=r (0640) or less if owned by root", key.Path)
+		problem = fmt.Sprintf("private key file %q has group or world access\nDETAIL:  File must have permissions u=rw (0600) or less "+
+			"if owned by the database user, or permissions u=rw,g=r (0640) or less if owned by root.", keyPath)
 	}
 	if problem == "" {
+		s.sslLoaded = true
 		return
 	}
-	set.Value = "off"
 	if logger, ok := s.engine.(interface{ AppendLog(container, text string) error }); ok {
-		logger.AppendLog(s.container, "FATAL:  "+problem+"\n")
+		logger.AppendLog(s.container, "LOG:  "+problem+"\nLOG:  SSL configuration was not reloaded\n")
 	}
+}
+
+// SSLLoaded reports whether the server has loaded its TLS files, so that it
+// accepts TLS connections: ssl is on and the files passed the checks.
+func (s *FakeServer) SSLLoaded() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sslLoaded
 }
 
 // setting returns the value of a string setting, or def.

@@ -241,7 +241,7 @@ func (v *serverView) Hash() (uint32, error) { return 0, errors.New("unhashable t
 
 // AttrNames implements starlark.HasAttrs.
 func (v *serverView) AttrNames() []string {
-	return []string{"databases", "executed", "grants", "hba", "name", "roles", "settings"}
+	return []string{"databases", "executed", "grants", "hba", "name", "roles", "settings", "ssl_loaded"}
 }
 
 func newStruct(fields starlark.StringDict) *starlarkstruct.Struct {
@@ -273,6 +273,8 @@ func (v *serverView) Attr(name string) (starlark.Value, error) {
 	switch name {
 	case "name":
 		return starlark.String(s.Where), nil
+	case "ssl_loaded":
+		return starlark.Bool(s.sslLoaded), nil
 	case "roles":
 		out := starlark.NewDict(len(s.Roles))
 		for _, n := range sortedNames(s.Roles) {

@@ -276,6 +276,57 @@ func Run(t *testing.T, target Target) {
 		}
 	})
 
+	t.Run("HBAFileRules", func(t *testing.T) {
+		s := target.Open(t)
+		res, err := s.Query(ctx, "select line_number, type, database, user_name, auth_method from pg_hba_file_rules where error is null order by line_number")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"line_number", "type", "database", "user_name", "auth_method"}; !reflect.DeepEqual(res.Columns, want) {
+			t.Errorf("columns = %v; want %v", res.Columns, want)
+		}
+		if len(res.Rows) == 0 {
+			t.Fatal("pg_hba_file_rules has no rows; the server admits this session, so some rule exists")
+		}
+		last := int64(0)
+		for _, row := range res.Rows {
+			line, ok := row[0].(int64)
+			if !ok || line <= last {
+				t.Errorf("line_number %#v after %d; want increasing integers", row[0], last)
+			}
+			last = line
+			if typ, _ := row[1].(string); !strings.HasPrefix(typ, "host") && typ != "local" {
+				t.Errorf("type %#v; want local or a host type", row[1])
+			}
+			for i, col := range []string{"database", "user_name"} {
+				list, ok := row[2+i].([]any)
+				if !ok || len(list) == 0 {
+					t.Errorf("%s %#v; want a list of names", col, row[2+i])
+					continue
+				}
+				if _, ok := list[0].(string); !ok {
+					t.Errorf("%s %#v; want strings", col, list)
+				}
+			}
+			if method, _ := row[4].(string); method == "" {
+				t.Errorf("auth_method %#v; want a method name", row[4])
+			}
+		}
+	})
+
+	t.Run("ConfigFilePaths", func(t *testing.T) {
+		s := target.Open(t)
+		for setting, name := range map[string]string{"hba_file": "pg_hba.conf", "config_file": "postgresql.conf"} {
+			res, err := s.Query(ctx, "select pg_catalog.current_setting($1) as path", setting)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p, _ := res.Rows[0][0].(string); !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/"+name) {
+				t.Errorf("current_setting(%q) = %#v; want an absolute path ending in /%s", setting, res.Rows[0][0], name)
+			}
+		}
+	})
+
 	t.Run("ExecReturnsRowsAffected", func(t *testing.T) {
 		s := target.Open(t)
 		sql := "select 1 as x union all select 2"
