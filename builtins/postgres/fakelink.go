@@ -188,9 +188,15 @@ func (s *FakeServer) checkSSL(ctx context.Context) {
 		s.sslLoaded = true
 		return
 	}
-	if logger, ok := s.engine.(interface{ AppendLog(container, text string) error }); ok {
+	if logger, ok := s.engine.(logAppender); ok {
 		logger.AppendLog(s.container, "LOG:  "+problem+"\nLOG:  SSL configuration was not reloaded\n")
 	}
+}
+
+// logAppender is an engine that takes output for a container, as the Docker
+// fake does; a real engine gets the server's own log lines.
+type logAppender interface {
+	AppendLog(container, text string) error
 }
 
 // SSLLoaded reports whether the server has loaded its TLS files, so that it

@@ -233,11 +233,13 @@ var _ starlark.HasAttrs = (*serverView)(nil)
 
 func (s *FakeServer) view() *serverView { return &serverView{s: s} }
 
-func (v *serverView) String() string        { return fmt.Sprintf("<postgres fake server %q>", v.s.Where) }
-func (v *serverView) Type() string          { return "postgres.fake_server" }
-func (v *serverView) Freeze()               {}
-func (v *serverView) Truth() starlark.Bool  { return starlark.True }
-func (v *serverView) Hash() (uint32, error) { return 0, errors.New("unhashable type: postgres.fake_server") }
+func (v *serverView) String() string       { return fmt.Sprintf("<postgres fake server %q>", v.s.Where) }
+func (v *serverView) Type() string         { return "postgres.fake_server" }
+func (v *serverView) Freeze()              {}
+func (v *serverView) Truth() starlark.Bool { return starlark.True }
+func (v *serverView) Hash() (uint32, error) {
+	return 0, errors.New("unhashable type: postgres.fake_server")
+}
 
 // AttrNames implements starlark.HasAttrs.
 func (v *serverView) AttrNames() []string {
