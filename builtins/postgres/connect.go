@@ -77,7 +77,10 @@ func (c *ConnSpec) pgconnConfig() (*pgconn.Config, error) {
 	config.ValidateConnect = nil
 	config.RuntimeParams = map[string]string{"application_name": "cocalcctl"}
 	if c.ReadOnly {
-		config.RuntimeParams["default_transaction_read_only"] = "on"
+		// A SET after the start-up, not a start-up parameter: PgBouncer
+		// rejects start-up parameters it does not know, so a dry run
+		// through a pooler (Supabase's) would fail to connect.
+		config.AfterConnect = setReadOnly
 	}
 
 	config.TLSConfig = nil
@@ -93,6 +96,12 @@ func (c *ConnSpec) pgconnConfig() (*pgconn.Config, error) {
 		config.Fallbacks = append(config.Fallbacks, &pgconn.FallbackConfig{Host: c.Host, Port: uint16(c.Port), TLSConfig: t})
 	}
 	return config, nil
+}
+
+// setReadOnly makes every later transaction of conn read-only.
+func setReadOnly(ctx context.Context, conn *pgconn.PgConn) error {
+	_, err := conn.Exec(ctx, "SET default_transaction_read_only = on").ReadAll()
+	return err
 }
 
 // connectArgs are the arguments of postgres.connect, shared by

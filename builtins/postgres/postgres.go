@@ -37,6 +37,8 @@ var Module = runtime.Module{
 		{Name: "postgres.conf", Fn: conf, Doc: docConf},
 		{Name: "postgres.wait", Fn: wait, Doc: docWait},
 		{Name: "postgres.log_hint", Fn: logHint, Doc: docLogHint},
+		{Name: "postgres.listen_notify", Fn: listenNotify, Doc: docListenNotify},
+		{Name: "postgres.can_login", Fn: canLogin, Doc: docCanLogin},
 	},
 }
 
