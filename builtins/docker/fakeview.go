@@ -493,9 +493,10 @@ func ownerIDs(spec string, tables map[string]string) (int, int, error) {
 	return uid, gid, nil
 }
 
-// onExecMethod is fake.on_exec(container, cmd, exit_code=0, stdout="",
-// stderr=""): the result of every command in container ("" for any) whose
-// command line starts with cmd, a string or a list of words.
+// onExecMethod is fake.on_exec(container, cmd_prefix, exit_code=0,
+// stdout="", stderr=""): the result of every command in container ("" for
+// any) whose command line starts with cmd_prefix, a string or a list of
+// words.
 func (f *Fake) onExecMethod(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		container      string
@@ -503,7 +504,7 @@ func (f *Fake) onExecMethod(thread *starlark.Thread, b *starlark.Builtin, args s
 		exitCode       int
 		stdout, stderr string
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "container", &container, "cmd", &cmd,
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "container", &container, "cmd_prefix", &cmd,
 		"exit_code?", &exitCode, "stdout?", &stdout, "stderr?", &stderr); err != nil {
 		return nil, err
 	}
@@ -512,7 +513,7 @@ func (f *Fake) onExecMethod(thread *starlark.Thread, b *starlark.Builtin, args s
 	if !ok {
 		words, err := stringList(cmd)
 		if err != nil {
-			return nil, fmt.Errorf("%s: cmd: %w", b.Name(), err)
+			return nil, fmt.Errorf("%s: cmd_prefix: %w", b.Name(), err)
 		}
 		prefix = strings.Join(words, " ")
 	}
