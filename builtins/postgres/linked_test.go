@@ -85,6 +85,9 @@ func TestLinkedContractFake(t *testing.T) {
 // TestLinkedContractReal runs the linked contract on PostgreSQL 17 in a
 // container of the test image, started as the tutorial starts it.
 func TestLinkedContractReal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SKIPPED under -short: starts a PostgreSQL container, about 10 s")
+	}
 	images.Require(t, images.Postgres17)
 	ctx := context.Background()
 	engine, err := docker.OpenReal(ctx)
