@@ -77,6 +77,7 @@ var cases = []contractCase{
 	{"exec", []string{"Exec"}, testExec},
 	{"copy", []string{"CopyTo", "CopyFrom"}, testCopy},
 	{"volume data", []string{"CopyTo", "CopyFrom", "ContainerRemove"}, testVolumeData},
+	{"volume gets image files", []string{"ContainerCreate", "CopyFrom"}, testVolumeCopyUp},
 	{"commit", []string{"ContainerCommit", "ContainerRemove"}, testCommit},
 	{"dial port", []string{"DialPort"}, testDialPort},
 }
@@ -692,6 +693,29 @@ func testVolumeData(t *testing.T, h *Harness) {
 	}
 	if f, ok := findFile(files, "/var/lib/data/kept"); !ok || string(f.Data) != "kept" || f.UID != 65534 {
 		t.Errorf("the named volume lost its file: %+v", files)
+	}
+}
+
+// testVolumeCopyUp checks that an empty named volume receives what the
+// image has at its mount point, with owner and mode. Script tests rely on
+// it to give a database container's volume the files of a data folder.
+func testVolumeCopyUp(t *testing.T, h *Harness) {
+	ctx := ctxOf(t)
+	vol := h.newVolume(t, "vol")
+	h.newContainer(t, docker.ContainerSpec{Name: h.name(t, "first"), Cmd: []string{"true"},
+		Mounts: []docker.Mount{{Type: "volume", Source: vol, Target: "/etc"}}})
+
+	// A second container sees the volume elsewhere, where its image has
+	// nothing, so what it finds came through the volume.
+	second := h.newContainer(t, docker.ContainerSpec{Name: h.name(t, "second"), Cmd: []string{"true"},
+		Mounts: []docker.Mount{{Type: "volume", Source: vol, Target: "/srv/copied"}}})
+	files, err := h.Engine.CopyFrom(ctx, second, "/srv/copied/passwd")
+	if err != nil {
+		t.Fatalf("CopyFrom: the volume did not receive the image's /etc/passwd: %v", err)
+	}
+	f := files[0]
+	if !strings.Contains(string(f.Data), "nobody:x:65534:") || f.UID != 0 || f.Mode.Perm() != 0o644 {
+		t.Errorf("passwd in the volume: uid %d, mode %s, content %q; want the image's file, root-owned, 0644", f.UID, f.Mode, f.Data)
 	}
 }
 
