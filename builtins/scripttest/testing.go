@@ -45,10 +45,12 @@ step lines as printed, durations redacted) and output (everything printed). With
 failing run fails the test with the script's error; with check=False the failure is returned.`},
 			{Name: "testing.fake", Fn: t.fake, Doc: `testing.fake(name)
 
-Returns the state of the fake backend name ("docker" or "postgres") as Starlark values, for
-assertions: networks, volumes, containers with their image, env, mounts and ports, files in
-containers with owner and mode, executed commands; roles, databases, grants, settings and
-executed SQL. See docs/testing.md for the fields.`},
+Returns the fake backend name ("docker" or "postgres"). Its attributes are the fake's state, read
+when accessed: networks, volumes, images, containers with their env, mounts and ports, files in
+containers with owner and mode (file(container, path)), executed commands; the servers with their
+roles, databases, grants, settings, pg_hba rules and executed SQL. Its methods set the fake up:
+add_image and on_exec for docker, register for SQL the postgres fake does not model. See
+docs/testing.md for every field.`},
 			{Name: "testing.file", Fn: t.file, Doc: `testing.file(path)
 
 Returns a struct with content and mode of a file in the test's in-memory file system, or None
