@@ -103,9 +103,7 @@ type testEnv struct {
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
 	images.Require(t, images.Postgres17, images.CoCalcStandin)
-	suffix := make([]byte, 3)
-	rand.Read(suffix)
-	e := &testEnv{t: t, prefix: "cctl-" + hex.EncodeToString(suffix) + "-", dir: t.TempDir(), port: freePort(t)}
+	e := &testEnv{t: t, prefix: "cctl-" + randomHex(3) + "-", dir: t.TempDir(), port: freePort(t)}
 	e.network = e.prefix + "cocalc-network"
 	e.baseImage = e.prefix + "pgbouncer-base:latest"
 
@@ -165,6 +163,12 @@ func (e *testEnv) writeFile(name string, content []byte, mode os.FileMode) strin
 		e.t.Fatal(err)
 	}
 	return path
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 func freePort(t *testing.T) int {

@@ -82,6 +82,24 @@ func TestRDSEndToEnd(t *testing.T) {
 		t.Errorf("status does not show the sidecar running:\n%s", r)
 	}
 
+	// A new password for the role changes the role and the sidecar's
+	// password list, which PgBouncer reloads: the run's own check through
+	// the sidecar logs in with the new password.
+	newPassword := e.writeFile("new-cocalc-password", []byte("a new password for cocalc\n"), 0o600)
+	r = d.mustRun(t, "", "password_file", newPassword)
+	for _, want := range []string{
+		"changed       postgres.role(",
+		"password: differs (a login with it failed)",
+		`changed       docker.copy("` + d.sidecar() + `", "` + filepath.Join(e.workdir(), "pgbouncer", "userlist.txt"),
+		`changed       docker.exec("` + d.sidecar() + `", "cd /etc/pgbouncer/cocalcctl && sha256sum`,
+		"a notification arrived",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("the run with a new password lacks %q:\n%s", want, r)
+		}
+	}
+	assertConverged(t, d.mustRun(t, "", "password_file", newPassword), "a rerun with the new password")
+
 	// down removes what the script made; the look-alike goes first, since
 	// it shares the network.
 	db.remove(t)
