@@ -49,6 +49,10 @@ type Env struct {
 	// Verbose asks builtins for more detail on stderr.
 	Verbose bool
 
+	// Home is what "~" means in paths; the user's home folder when empty.
+	// Script tests set it, so plans read the same on every machine.
+	Home string
+
 	// Root is the folder of the main script; load() and relative paths may
 	// not leave it.
 	Root string
@@ -201,7 +205,11 @@ func (e *Env) Redact(s string) string {
 // A leading "~/" means the user's home folder.
 func ResolvePath(env *Env, p string) string {
 	if p == "~" || strings.HasPrefix(p, "~/") {
-		if home, err := os.UserHomeDir(); err == nil {
+		home := env.Home
+		if home == "" {
+			home, _ = os.UserHomeDir()
+		}
+		if home != "" {
 			return filepath.Join(home, p[1:])
 		}
 	}

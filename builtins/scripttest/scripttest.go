@@ -23,6 +23,9 @@ import (
 // Epoch is the time the fixed clock of every test starts at.
 var Epoch = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 
+// TestHome is the home folder ("~") of every script test.
+const TestHome = "/home/tester"
+
 // Options configure a test run.
 type Options struct {
 	// Run selects tests by name (the function name, or FILE::NAME); nil runs all.
@@ -106,6 +109,7 @@ func (o Options) newEnv(file string, out *bytes.Buffer) *runtime.Env {
 	env.Clock = clock
 	env.Stderr = out
 	env.Root = filepath.Dir(file)
+	env.Home = TestHome
 	if o.Fakes != nil {
 		o.Fakes(env)
 	}
