@@ -61,5 +61,6 @@ func Predeclared() starlark.StringDict {
 		d[m.Name] = m.Value()
 	}
 	cocalc.Modules["docker"] = d["docker"].(*starlarkstruct.Module)
+	cocalc.Modules["postgres"] = d["postgres"].(*starlarkstruct.Module)
 	return d
 }

@@ -40,7 +40,9 @@ Starts the cocalc-docker container (a docker.container step) wired to the databa
   folder) at /projects/secrets/postgres, read-only, unless it already is projects_dir/secrets/postgres;
   and only ca_file, client_cert and client_key, read-only, under /root/pgtls/, a path the hub strips
   from the environment of user projects. The CA key and the server key are never mounted;
-- port 443 published on host:port (127.0.0.1:5123 by default).
+- port 443 published on host:port (127.0.0.1:5123 by default);
+- restart policy unless-stopped, as the database container has, so both come back after the
+  Docker Engine restarts.
 
 TLS is on when ca_file or a client certificate is given. auth="cert" means PostgreSQL's cert
 method: the client certificate's CN must equal pguser.
@@ -54,11 +56,14 @@ database and to the postgres database, which the hub's start-up psql check uses.
 
 Returns the container value of docker.container.`
 
-const verifyDoc = `cocalc.verify(session, name="cocalc", port=5123, host="127.0.0.1", pguser="cocalc", tls=False, client_cert=True, timeout=300)
+const verifyDoc = `cocalc.verify(session=None, database_container="postgres", database="cocalc", name="cocalc", port=5123, host="127.0.0.1", pguser="cocalc", tls=False, client_cert=True, timeout=300)
 
-Proves that CoCalc works with its database, and fails with exit code 3 when it does not:
-the web server answers HTTPS on host:port (waiting up to timeout seconds, since the hub creates
-its schema first); the accounts table exists in the database of session, owned by pguser; and with
+Proves that CoCalc works with its database, and fails with exit code 3 when it does not.
+The database is read through session, a postgres session on CoCalc's database; without one,
+through postgres.local(database_container, database=database), after checking that that
+container runs. It checks that the web server answers HTTPS on host:port (waiting up to timeout
+seconds, since the hub creates its schema first, and giving up as soon as the container name
+stops); that the accounts table exists in the database, owned by pguser; and with
 tls=True, pg_stat_ssl shows every connection of pguser encrypted, with the client certificate's
 DN (CN=pguser) when client_cert is True. Not a step: it changes nothing. Under --dry-run it checks
 nothing and says so.`
@@ -126,6 +131,7 @@ func run(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 		{starlark.String("mounts"), spec.mounts()},
 		{starlark.String("ports"), starlark.NewList([]starlark.Value{starlark.String(fmt.Sprintf("%s:%d:443", host, port))})},
 		{starlark.String("network"), starlark.String(network)},
+		{starlark.String("restart"), starlark.String("unless-stopped")},
 	}
 	if labels != nil {
 		kw = append(kw, starlark.Tuple{starlark.String("labels"), labels})

@@ -72,7 +72,9 @@ func prober(env *runtime.Env) (Prober, error) {
 
 func verify(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
-		session    starlark.Value
+		session    starlark.Value = starlark.None
+		dbName     = "postgres"
+		database   = "cocalc"
 		name       = "cocalc"
 		port       = 5123
 		host       = "127.0.0.1"
@@ -81,7 +83,8 @@ func verify(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 		clientCert = true
 		timeout    = 300
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "session", &session, "name?", &name, "port?", &port,
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "session?", &session, "database_container?", &dbName,
+		"database?", &database, "name?", &name, "port?", &port,
 		"host?", &host, "pguser?", &pguser, "tls?", &useTLS, "client_cert?", &clientCert, "timeout?", &timeout); err != nil {
 		return nil, err
 	}
@@ -93,15 +96,29 @@ func verify(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 		return starlark.None, nil
 	}
 
+	if session == starlark.None {
+		if !running(thread, dbName) {
+			return nil, &runtime.VerifyError{Err: fmt.Errorf("%s: the database container %s is not running; start it (the script's start function) "+
+				"and see `docker logs %s`", b.Name(), dbName, dbName)}
+		}
+		local, err := callBuiltin(thread, "postgres", "local", starlark.Tuple{starlark.String(dbName)},
+			[]starlark.Tuple{{starlark.String("database"), starlark.String(database)}})
+		if err != nil {
+			return nil, &runtime.VerifyError{Err: fmt.Errorf("%s: cannot reach the database in %s: %w", b.Name(), dbName, err)}
+		}
+		session = local
+	}
+
 	p, err := prober(env)
 	if err != nil {
 		return nil, err
 	}
 	url := fmt.Sprintf("https://%s:%d/", host, port)
-	if err := waitHTTP(env, p, url, time.Duration(timeout)*time.Second); err != nil {
+	alive := func() bool { return running(thread, name) }
+	if err := waitHTTP(env, p, url, time.Duration(timeout)*time.Second, alive); err != nil {
 		tail, _ := callBuiltin(thread, "docker", "logs", starlark.Tuple{starlark.String(name)}, []starlark.Tuple{{starlark.String("tail"), starlark.MakeInt(20)}})
-		msg := fmt.Sprintf("%s: CoCalc's web server at %s did not answer within %ds: %v; the hub may still be retrying its database connection "+
-			"or may have exited; see `docker logs %s`", b.Name(), url, timeout, err, name)
+		msg := fmt.Sprintf("%s: CoCalc's web server at %s did not answer: %v; the hub may still be retrying its database connection "+
+			"or may have exited; see `docker logs %s`", b.Name(), url, err, name)
 		if s, ok := tail.(starlark.String); ok && s != "" {
 			msg += "; its last log lines are:\n" + strings.TrimRight(string(s), "\n")
 		}
@@ -132,7 +149,24 @@ func verify(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	return starlark.None, nil
 }
 
-func waitHTTP(env *runtime.Env, p Prober, url string, timeout time.Duration) error {
+// running reports whether docker.inspect(name) says the container runs.
+func running(thread *starlark.Thread, name string) bool {
+	info, err := callBuiltin(thread, "docker", "inspect", starlark.Tuple{starlark.String(name)}, nil)
+	if err != nil {
+		return false
+	}
+	attrs, ok := info.(starlark.HasAttrs)
+	if !ok {
+		return false
+	}
+	v, err := attrs.Attr("running")
+	return err == nil && v == starlark.True
+}
+
+// waitHTTP waits until url answers with a status below 400, for at most
+// timeout, and gives up early when alive reports that the server's
+// container stopped.
+func waitHTTP(env *runtime.Env, p Prober, url string, timeout time.Duration, alive func() bool) error {
 	ctx, cancel := context.WithTimeout(env.Ctx, timeout)
 	defer cancel()
 
@@ -148,9 +182,12 @@ func waitHTTP(env *runtime.Env, p Prober, url string, timeout time.Duration) err
 		default:
 			last = err
 		}
+		if !alive() {
+			return fmt.Errorf("the container stopped (last attempt: %v)", last)
+		}
 		select {
 		case <-ctx.Done():
-			return last
+			return fmt.Errorf("no answer within %s (last attempt: %v)", timeout, last)
 		case <-time.After(delay):
 		}
 		delay = min(delay*2, 5*time.Second)

@@ -111,12 +111,17 @@ func hba(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 		method                       = "scram-sha-256"
 		options                      *starlark.List
 		reload                       = true
+		state                        = "present"
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "container", &container, "type", &typ, "database", &dbName,
-		"user", &user, "address??", &address, "method?", &method, "options?", &options, "path??", &path, "reload?", &reload); err != nil {
+		"user", &user, "address??", &address, "method?", &method, "options?", &options, "path??", &path, "reload?", &reload,
+		"state?", &state); err != nil {
 		return nil, err
 	}
 
+	if state != "present" && state != "absent" {
+		return nil, fmt.Errorf("%s: state %q, want \"present\" or \"absent\"", b.Name(), state)
+	}
 	if !slices.Contains(hbaTypes, typ) {
 		return nil, fmt.Errorf("%s: type %q is not a pg_hba.conf connection type: use one of %s", b.Name(), typ, strings.Join(hbaTypes, ", "))
 	}
@@ -145,8 +150,30 @@ func hba(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 	line := strings.Join(fields, " ")
 
 	return editConfig(thread, b, args, kwargs, container, path, "hba_file", "", reload, func(content string) (string, string) {
+		if state == "absent" {
+			return removeHBA(content, line)
+		}
 		return ensureHBA(content, line)
 	})
+}
+
+// removeHBA returns content without the lines whose type, database, user
+// and address are those of want.
+func removeHBA(content, want string) (string, string) {
+	wantLine, _ := parseHBALine(want)
+	lines := strings.Split(strings.TrimSuffix(content, "\n"), "\n")
+	var kept, removed []string
+	for _, l := range lines {
+		if parsed, ok := parseHBALine(l); ok && parsed.key() == wantLine.key() {
+			removed = append(removed, strings.Join(strings.Fields(l), " "))
+			continue
+		}
+		kept = append(kept, l)
+	}
+	if len(removed) == 0 {
+		return content, ""
+	}
+	return joinLines(kept), "removed " + strings.Join(removed, "; ")
 }
 
 var confNameRe = regexp.MustCompile(`^[a-z_][a-z0-9_.]*$`)

@@ -139,7 +139,7 @@ setting's unit, so "128MB" matches shared_buffers 16384 (8kB pages). A setting t
 a restart applies is reported with "takes effect after the server restarts", and a rerun before
 that restart gives a warning instead of another change.`
 
-const docHBA = `postgres.hba(container, type, database, user, address=None, method="scram-sha-256", options=[], path=None, reload=True)
+const docHBA = `postgres.hba(container, type, database, user, address=None, method="scram-sha-256", options=[], path=None, reload=True, state="present")
 
 A step that makes sure pg_hba.conf of the server in container has the line
 ` + "`type database user address method options...`" + ` exactly once and before the first catch-all
@@ -147,7 +147,10 @@ line (database and user both "all"), where it takes effect. A line for the same 
 user and address is replaced; one below a catch-all is moved above it. type is local, host,
 hostssl, hostnossl, hostgssenc or hostnogssenc; local lines take no address. The file is found
 with current_setting('hba_file') through psql in the container unless path is given; it keeps
-its owner and mode. After a change the server reloads (reload=False skips that).`
+its owner and mode. After a change the server reloads (reload=False skips that).
+
+state="absent" removes every line for the same type, database, user and address, whatever its
+method, for example the password lines of a server that moves to certificate authentication.`
 
 const docConf = `postgres.conf(container, name, value, path=None, reload=True)
 

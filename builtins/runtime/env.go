@@ -43,7 +43,12 @@ type Env struct {
 	// ahead. It is nil when there is no terminal, and then the answer is no.
 	Confirm func(question string) bool
 
-	// Stderr receives print() output and progress; os.Stderr when nil.
+	// Stdout receives print() output; Stderr does when Stdout is nil, as
+	// under --json, where standard output carries only events.
+	Stdout io.Writer
+
+	// Stderr receives print() output when Stdout is nil; os.Stderr when
+	// nil too.
 	Stderr io.Writer
 
 	// Verbose asks builtins for more detail on stderr.
@@ -223,10 +228,10 @@ func ResolvePath(env *Env, p string) string {
 // output, for a script run inside a test, and returns a function that puts
 // the old ones back.
 func (e *Env) Swap(rep *Reporter, dryRun, yes bool, stderr io.Writer) (restore func()) {
-	oldRep, oldDry, oldYes, oldErr, oldConfirm := e.Reporter, e.DryRun, e.Yes, e.Stderr, e.Confirm
+	oldRep, oldDry, oldYes, oldErr, oldOut, oldConfirm := e.Reporter, e.DryRun, e.Yes, e.Stderr, e.Stdout, e.Confirm
 	rep.redact = e.Redact
-	e.Reporter, e.DryRun, e.Yes, e.Stderr, e.Confirm = rep, dryRun, yes, stderr, nil
+	e.Reporter, e.DryRun, e.Yes, e.Stderr, e.Stdout, e.Confirm = rep, dryRun, yes, stderr, nil, nil
 	return func() {
-		e.Reporter, e.DryRun, e.Yes, e.Stderr, e.Confirm = oldRep, oldDry, oldYes, oldErr, oldConfirm
+		e.Reporter, e.DryRun, e.Yes, e.Stderr, e.Stdout, e.Confirm = oldRep, oldDry, oldYes, oldErr, oldOut, oldConfirm
 	}
 }

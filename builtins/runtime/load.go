@@ -52,7 +52,10 @@ func (l *Loader) NewThread(name string) *starlark.Thread {
 }
 
 func (l *Loader) print(thread *starlark.Thread, msg string) {
-	out := l.env.Stderr
+	out := l.env.Stdout
+	if out == nil {
+		out = l.env.Stderr
+	}
 	if out == nil {
 		out = os.Stderr
 	}

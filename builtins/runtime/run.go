@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"slices"
 	"io/fs"
 	"sort"
 	"strconv"
@@ -141,6 +142,21 @@ func (s *Script) Call(fn starlark.Callable, kwargs []starlark.Tuple) (result sta
 	return result, err
 }
 
+// SharedParams returns the names of the parameters of every public function
+// of the script, for ParseArgs.
+func (s *Script) SharedParams() []string {
+	var out []string
+	for _, name := range s.FunctionNames() {
+		fn := s.Globals[name].(*starlark.Function)
+		for _, p := range Params(fn) {
+			if !slices.Contains(out, p.Name) {
+				out = append(out, p.Name)
+			}
+		}
+	}
+	return out
+}
+
 // Param describes one parameter of an entry function: a script argument.
 type Param struct {
 	Name     string
@@ -169,9 +185,12 @@ func Params(fn *starlark.Function) []Param {
 // ParseArgs converts NAME=VALUE strings into keyword arguments of fn, by the
 // type of each parameter's default: bool, int, string, list of strings
 // (comma-separated), and a string for a None default. A bad value, an unknown
-// name or a missing required parameter is a *UsageError; when fn has a
-// **kwargs parameter, names it does not list are passed to it as strings.
-func ParseArgs(fn *starlark.Function, raw []string) ([]starlark.Tuple, error) {
+// name or a missing required parameter is a *UsageError. When fn has a
+// **kwargs parameter, a name it does not list is passed to it as a string if
+// it is in shared, the parameters of the script's other functions (so one
+// --arg list serves every function of a script, while a misspelled name is
+// still an error).
+func ParseArgs(fn *starlark.Function, raw []string, shared ...string) ([]starlark.Tuple, error) {
 	params := map[string]Param{}
 	var names []string
 	for _, p := range Params(fn) {
@@ -187,8 +206,7 @@ func ParseArgs(fn *starlark.Function, raw []string) ([]starlark.Tuple, error) {
 			return nil, &UsageError{Msg: fmt.Sprintf("--arg %q: want NAME=VALUE", item)}
 		}
 		p, ok := params[name]
-		if !ok && fn.HasKwargs() {
-			// A **kwargs parameter takes any other name, as text.
+		if !ok && fn.HasKwargs() && slices.Contains(shared, name) {
 			p, ok = Param{Name: name, Default: starlark.String("")}, true
 		}
 		if !ok {

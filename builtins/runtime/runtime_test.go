@@ -181,9 +181,12 @@ func TestParseArgsKwargsTakesOthers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kwargs, err := runtime.ParseArgs(fn, []string{"prefix=a-", "port=5123"})
+	kwargs, err := runtime.ParseArgs(fn, []string{"prefix=a-", "port=5123"}, "prefix", "port")
 	if err != nil {
 		t.Fatalf("ParseArgs: %v", err)
+	}
+	if _, err := runtime.ParseArgs(fn, []string{"prefx=a-"}, "prefix", "port"); err == nil || !strings.Contains(err.Error(), `takes no parameter "prefx"`) {
+		t.Errorf("a misspelled name is accepted: %v", err)
 	}
 	if len(kwargs) != 2 || kwargs[1][1].String() != `"5123"` {
 		t.Errorf("kwargs = %v, want prefix and port as text", kwargs)

@@ -112,6 +112,9 @@ func runCommand(args []string, std IO) error {
 	env.Yes = opts.yes
 	env.Verbose = opts.verbose
 	env.Stderr = std.Stderr
+	if !opts.json {
+		env.Stdout = std.Stdout
+	}
 	env.Confirm = terminalConfirm(std)
 	defer env.Close()
 
@@ -154,7 +157,7 @@ func runScript(env *runtime.Env, path, function string, rawArgs []string) error 
 	if err != nil {
 		return err
 	}
-	kwargs, err := runtime.ParseArgs(fn, rawArgs)
+	kwargs, err := runtime.ParseArgs(fn, rawArgs, script.SharedParams()...)
 	if err != nil {
 		return err
 	}
