@@ -149,6 +149,14 @@ func hba(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 	}
 	line := strings.Join(fields, " ")
 
+	if state == "absent" && runtime.EnvOf(thread).DryRun {
+		// A server that does not run yet starts from initdb's pg_hba.conf,
+		// which has no line to remove.
+		if engine, err := engineOf(thread); err == nil && !containerRuns(runtime.EnvOf(thread).Ctx, engine, container) {
+			runtime.Begin(thread, b, args, kwargs).Report(runtime.Unchanged, "the container does not run yet")
+			return starlark.None, nil
+		}
+	}
 	return editConfig(thread, b, args, kwargs, container, path, "hba_file", "", reload, func(content string) (string, string) {
 		if state == "absent" {
 			return removeHBA(content, line)
