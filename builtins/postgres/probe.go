@@ -34,10 +34,10 @@ const docCanLogin = `postgres.can_login(session, user, password)
 
 Reports whether user can log in with password (a secret or a string) over the session's host,
 port, database and TLS settings: it opens a second connection and closes it at once. Returns False
-when the server rejects the password or the user: SQLSTATE 28P01, or a pooler's message that
-authentication failed or that the user does not exist (PgBouncer and Supavisor use other codes).
-Any other failure is an error with its hint. A password that is (known after apply) under
---dry-run gives False.
+when the server rejects the password or the user: SQLSTATE 28P01, 28000 for a role that does not
+exist, or a pooler's message that authentication failed or that the user does not exist
+(PgBouncer and Supavisor use other codes). Any other failure is an error with its hint. A
+password that is (known after apply) under --dry-run gives False.
 
 postgres.role checks an existing role's password by logging in as that role, under its own name.
 Behind a pooler whose user names differ from the role names (Supabase's "ROLE.PROJECTREF"),
@@ -204,7 +204,8 @@ func canLogin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 }
 
 // authenticationFailed reports whether err is a server's or a pooler's
-// rejection of the password or the user. PostgreSQL uses SQLSTATE 28P01.
+// rejection of the password or the user. PostgreSQL uses SQLSTATE 28P01,
+// or 28000 for a role that does not exist when it requests no password.
 // Poolers use other codes, so their messages decide there: PgBouncer 1.24
 // sends 08P01 with "SASL authentication failed" or "no such user", and
 // Supavisor reports an unknown user as "Tenant or user not found".
@@ -213,7 +214,11 @@ func authenticationFailed(err error) bool {
 	if !errors.As(err, &pgErr) {
 		return false
 	}
-	if pgErr.Code == "28P01" {
+	switch {
+	case pgErr.Code == "28P01":
+		return true
+	case pgErr.Code == "28000" && strings.Contains(pgErr.Message, "does not exist"):
+		// A role that does not exist, where the server requests no password.
 		return true
 	}
 	message := strings.ToLower(pgErr.Message)

@@ -95,6 +95,7 @@ func TestAuthenticationFailed(t *testing.T) {
 		{&pgconn.PgError{Code: "08P01", Message: "no such user"}, true},
 		{&pgconn.PgError{Code: "XX000", Message: "Tenant or user not found"}, true},
 		{fmt.Errorf("connect: %w", &pgconn.PgError{Code: "28P01"}), true},
+		{&pgconn.PgError{Code: "28000", Message: `role "x" does not exist`}, true},
 		{&pgconn.PgError{Code: "28000", Message: `no pg_hba.conf entry for host "10.0.0.1"`}, false},
 		{&pgconn.PgError{Code: "08P01", Message: "unsupported startup parameter: x"}, false},
 		{&pgconn.PgError{Code: "57P03", Message: "the database system is starting up"}, false},

@@ -151,9 +151,8 @@ func (d *deployment) signUpAndFind(t *testing.T, email string) {
 		t.Fatalf("sign-up answer %q has no account_id: %v", answer, err)
 	}
 
-	// print() output goes to standard error, with the step lines.
 	r := d.mustRun(t, "accounts")
-	if !strings.Contains(r.stderr, created.AccountID+" "+email) {
+	if !strings.Contains(r.output(), created.AccountID+" "+email) {
 		t.Errorf("accounts does not list %s %s:\n%s", created.AccountID, email, r)
 	}
 }

@@ -33,7 +33,7 @@ def main():
 	if r.code != 0 {
 		t.Fatalf("pgbouncer_image failed:\n%s", r)
 	}
-	if !strings.Contains(r.stderr, "image: "+e.pgbouncerImage()) {
+	if !strings.Contains(r.output(), "image: "+e.pgbouncerImage()) {
 		t.Errorf("pgbouncer_image did not return %s:\n%s", e.pgbouncerImage(), r)
 	}
 	check := docker(t, "run", "--rm", "--label", testLabel, "--user", "postgres", e.pgbouncerImage(), "/usr/sbin/pgbouncer", "--version")

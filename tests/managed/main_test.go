@@ -206,6 +206,10 @@ type result struct {
 	stderr string
 }
 
+// output returns standard output and standard error, for text that
+// print() writes to one or the other.
+func (r result) output() string { return r.stdout + r.stderr }
+
 func (r result) String() string {
 	return fmt.Sprintf("exit code %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 }
@@ -271,7 +275,7 @@ func mustSucceed(t *testing.T, script, function string, args map[string]string, 
 	return r
 }
 
-// statusCounts returns the final line of a run, such as
+// summary returns the final line of a run, such as
 // "done: 25 unchanged in 546ms".
 func summary(r result) string {
 	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")

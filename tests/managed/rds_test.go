@@ -78,7 +78,7 @@ func TestRDSEndToEnd(t *testing.T) {
 	assertConverged(t, d.mustRun(t, ""), "the second run")
 	assertConverged(t, d.mustRun(t, "", "--dry-run"), "a dry run after the run")
 	d.mustRun(t, "verify")
-	if r := d.mustRun(t, "status"); !strings.Contains(r.stderr, d.sidecar()+": running") {
+	if r := d.mustRun(t, "status"); !strings.Contains(r.output(), d.sidecar()+": running") {
 		t.Errorf("status does not show the sidecar running:\n%s", r)
 	}
 
