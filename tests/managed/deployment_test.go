@@ -41,7 +41,22 @@ func (e *testEnv) newDeployment(script string, db *lookalike, more ...string) *d
 	} else {
 		args["ca_file"] = db.caFile
 	}
-	return &deployment{e: e, script: script, args: copyMap(args, more...)}
+	d := &deployment{e: e, script: script, args: copyMap(args, more...)}
+
+	// The script's own down, also when the test failed; the sweep of
+	// newTestEnv runs after it. The look-alike goes first, because down
+	// removes the network it is attached to.
+	e.t.Cleanup(func() {
+		if exists("container", db.container) {
+			if _, err := dockerOutput("rm", "--force", "--volumes", db.container); err != nil {
+				e.t.Errorf("cleanup: %v", err)
+			}
+		}
+		if r := cocalcctlRun(e.t, script, "down", d.args, "--yes"); r.code != 0 {
+			e.t.Errorf("cleanup: %s down --yes failed:\n%s", script, r)
+		}
+	})
+	return d
 }
 
 func (e *testEnv) workdir() string { return filepath.Join(e.dir, "work") }
