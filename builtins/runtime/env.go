@@ -221,7 +221,13 @@ func ResolvePath(env *Env, p string) string {
 	if p == "" || filepath.IsAbs(p) || env.Root == "" {
 		return p
 	}
-	return filepath.Join(env.Root, p)
+	// An absolute result makes resolving twice harmless, as when one
+	// builtin returns a path that another one resolves again.
+	joined := filepath.Join(env.Root, p)
+	if abs, err := filepath.Abs(joined); err == nil {
+		return abs
+	}
+	return joined
 }
 
 // Swap replaces the reporter, the dry-run and consent flags and the print

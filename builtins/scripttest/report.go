@@ -68,6 +68,9 @@ func Report(files []string, opts Options, out io.Writer, verbose, jsonOut bool) 
 		fmt.Fprintf(out, "%s\t%s\t%.3fs\t(%d tests)\n", status, file, time.Since(start).Seconds(), len(results))
 	}
 	if !jsonOut {
+		if passed+failed == 0 {
+			fmt.Fprintln(out, "warning: no test matches; check --run")
+		}
 		fmt.Fprintf(out, "%d passed, %d failed\n", passed, failed)
 	}
 	return failed

@@ -63,11 +63,10 @@ func runFlags() (*pflag.FlagSet, *runOptions) {
 
 // parseFlags parses args with fs, printing usage on error or --help.
 func parseFlags(fs *pflag.FlagSet, usageText string, args []string, std IO) error {
+	// pflag would print the usage itself on --help and on errors; this
+	// function prints it once, to stdout for --help.
 	fs.SetOutput(std.Stderr)
-	fs.Usage = func() {
-		fmt.Fprint(std.Stderr, usageText)
-		fs.PrintDefaults()
-	}
+	fs.Usage = func() {}
 	err := fs.Parse(args)
 	if errors.Is(err, pflag.ErrHelp) {
 		fs.SetOutput(std.Stdout)
