@@ -31,7 +31,8 @@ email address: the tutorial's "Try it out" query. session is a postgres session 
 
 const runDoc = `cocalc.run(name="cocalc", image="sagemathinc/cocalc-docker", network="cocalc-network", pghost="postgres", pguser="cocalc", database="cocalc", projects_dir=..., password_file=None, auth="password", ca_file=None, client_cert=None, client_key=None, server_cert=None, db_port=5432, port=5123, host="127.0.0.1", admin=None, env={}, labels={}, recreate=False)
 
-Starts the cocalc-docker container (a docker.container step) wired to the database:
+Pulls image when it is missing (a docker.image step), then starts the cocalc-docker container
+(a docker.container step) wired to the database:
 
 - environment: PGHOST=pghost, PGUSER=pguser, SMC_DB and PGDATABASE both set to database, and with
   TLS the SMC_DB_SSL_CA_FILE, SMC_DB_SSL_CLIENT_CERT_FILE and SMC_DB_SSL_CLIENT_KEY_FILE paths;
@@ -122,6 +123,13 @@ func run(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%s: the database settings would not work with CoCalc:\n  - %s", b.Name(), strings.Join(problems, "\n  - "))
+	}
+
+	// docker.container does not pull, so fetch a missing image first; the
+	// real image is large, and its pull shows progress.
+	if _, err := callBuiltin(thread, "docker", "image", starlark.Tuple{starlark.String(image)},
+		[]starlark.Tuple{{starlark.String("pull"), starlark.String("missing")}}); err != nil {
+		return nil, err
 	}
 
 	spec := containerSpec(cfg, projects, host, port)
