@@ -78,17 +78,17 @@ func unpackOptional(v starlark.Value) string {
 
 func run(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
-		name, image, network                    = "cocalc", "sagemathinc/cocalc-docker", "cocalc-network"
-		pghost, pguser, database                = "postgres", "cocalc", "cocalc"
-		projectsDir                             string
-		passwordFile                            starlark.Value = starlark.None
-		auth                                    = "password"
-		caFile, clientCert, clientKey, srvCert  starlark.Value = starlark.None, starlark.None, starlark.None, starlark.None
-		dbPort, port                            = 5432, 5123
-		host                                    = "127.0.0.1"
-		admin                                   starlark.Value = starlark.None
-		extraEnv, labels                        *starlark.Dict
-		recreate                                bool
+		name, image, network                   = "cocalc", "sagemathinc/cocalc-docker", "cocalc-network"
+		pghost, pguser, database               = "postgres", "cocalc", "cocalc"
+		projectsDir                            string
+		passwordFile                           starlark.Value = starlark.None
+		auth                                                  = "password"
+		caFile, clientCert, clientKey, srvCert starlark.Value = starlark.None, starlark.None, starlark.None, starlark.None
+		dbPort, port                                          = 5432, 5123
+		host                                                  = "127.0.0.1"
+		admin                                  starlark.Value = starlark.None
+		extraEnv, labels                       *starlark.Dict
+		recreate                               bool
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
 		"name?", &name, "image?", &image, "network?", &network,

@@ -73,12 +73,12 @@ func prober(env *runtime.Env) (Prober, error) {
 func verify(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		session    starlark.Value = starlark.None
-		dbName     = "postgres"
-		database   = "cocalc"
-		name       = "cocalc"
-		port       = 5123
-		host       = "127.0.0.1"
-		pguser     = "cocalc"
+		dbName                    = "postgres"
+		database                  = "cocalc"
+		name                      = "cocalc"
+		port                      = 5123
+		host                      = "127.0.0.1"
+		pguser                    = "cocalc"
 		useTLS     bool
 		clientCert = true
 		timeout    = 300

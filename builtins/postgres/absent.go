@@ -12,13 +12,17 @@ import (
 // what it would create, and it changes nothing.
 type absentSession struct{ info Info }
 
-func (a *absentSession) Exec(ctx context.Context, sql string, args ...any) (int64, error) { return 0, nil }
+func (a *absentSession) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	return 0, nil
+}
 
 func (a *absentSession) Query(ctx context.Context, sql string, args ...any) (*Result, error) {
 	return &Result{}, nil
 }
 
-func (a *absentSession) Login(ctx context.Context, user, password string) error { return ErrNotAvailable }
+func (a *absentSession) Login(ctx context.Context, user, password string) error {
+	return ErrNotAvailable
+}
 
 func (a *absentSession) OpenDatabase(ctx context.Context, name string) (Session, error) {
 	info := a.info

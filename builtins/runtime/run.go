@@ -2,8 +2,8 @@ package runtime
 
 import (
 	"fmt"
-	"slices"
 	"io/fs"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
