@@ -18,13 +18,13 @@ var Module = runtime.Module{
 	Doc: "Assertions for script tests run by `cocalcctl test`. A failed assertion stops the test and " +
 		"reports the file and line of the assertion with the values it compared.",
 	Builtins: []runtime.Builtin{
-		{Name: "assert.eq", Fn: eq, Doc: "assert.eq(got, want, msg=None)\n\nFails unless got == want, showing both values."},
-		{Name: "assert.ne", Fn: ne, Doc: "assert.ne(got, unwanted, msg=None)\n\nFails when got == unwanted."},
-		{Name: "assert.true", Fn: isTrue, Doc: "assert.true(value, msg=None)\n\nFails unless value is true in Starlark's sense."},
-		{Name: "assert.false", Fn: isFalse, Doc: "assert.false(value, msg=None)\n\nFails unless value is false in Starlark's sense."},
-		{Name: "assert.contains", Fn: contains, Doc: "assert.contains(container, item, msg=None)\n\n" +
+		{Name: "assert.eq", Fn: equality(true, "want"), Doc: "assert.eq(got, want, msg=None)\n\nFails unless got == want, showing both values."},
+		{Name: "assert.ne", Fn: equality(false, "unwanted"), Doc: "assert.ne(got, unwanted, msg=None)\n\nFails when got == unwanted."},
+		{Name: "assert.true", Fn: truth(true), Doc: "assert.true(value, msg=None)\n\nFails unless value is true in Starlark's sense."},
+		{Name: "assert.false", Fn: truth(false), Doc: "assert.false(value, msg=None)\n\nFails unless value is false in Starlark's sense."},
+		{Name: "assert.contains", Fn: membership(true), Doc: "assert.contains(container, item, msg=None)\n\n" +
 			"Fails unless item is in container (a list, tuple, dict or string, as with `in`)."},
-		{Name: "assert.not_contains", Fn: notContains, Doc: "assert.not_contains(container, item, msg=None)\n\nFails when item is in container."},
+		{Name: "assert.not_contains", Fn: membership(false), Doc: "assert.not_contains(container, item, msg=None)\n\nFails when item is in container."},
 		{Name: "assert.fails", Fn: fails, Doc: "assert.fails(fn, pattern)\n\n" +
 			"Calls fn with no arguments and fails unless the call fails with an error whose message matches " +
 			"the regular expression pattern. Returns the error message, for further checks."},
@@ -41,94 +41,65 @@ func failure(b *starlark.Builtin, msg starlark.Value, format string, args ...any
 
 func show(v starlark.Value) string { return runtime.RenderValue(v) }
 
-func eq(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var got, want, msg starlark.Value = nil, nil, starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "got", &got, "want", &want, "msg?", &msg); err != nil {
-		return nil, err
+// equality returns assert.eq (same=true) or assert.ne (same=false), whose
+// second parameter is named second.
+func equality(same bool, second string) runtime.Func {
+	return func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		var got, other, msg starlark.Value = nil, nil, starlark.None
+		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "got", &got, second, &other, "msg?", &msg); err != nil {
+			return nil, err
+		}
+
+		equal, err := starlark.Equal(got, other)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		}
+		switch {
+		case same && !equal:
+			return nil, failure(b, msg, "got %s, want %s", show(got), show(other))
+		case !same && equal:
+			return nil, failure(b, msg, "got %s, want any other value", show(got))
+		}
+		return starlark.None, nil
 	}
-	same, err := starlark.Equal(got, want)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
-	}
-	if !same {
-		return nil, failure(b, msg, "got %s, want %s", show(got), show(want))
-	}
-	return starlark.None, nil
 }
 
-func ne(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var got, unwanted, msg starlark.Value = nil, nil, starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "got", &got, "unwanted", &unwanted, "msg?", &msg); err != nil {
-		return nil, err
+// truth returns assert.true (want=true) or assert.false (want=false).
+func truth(want bool) runtime.Func {
+	return func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		var v, msg starlark.Value = nil, starlark.None
+		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "value", &v, "msg?", &msg); err != nil {
+			return nil, err
+		}
+
+		if bool(v.Truth()) != want {
+			return nil, failure(b, msg, "got %s, want a %v value", show(v), want)
+		}
+		return starlark.None, nil
 	}
-	same, err := starlark.Equal(got, unwanted)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
-	}
-	if same {
-		return nil, failure(b, msg, "got %s, want any other value", show(got))
-	}
-	return starlark.None, nil
 }
 
-func isTrue(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var v, msg starlark.Value = nil, starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "value", &v, "msg?", &msg); err != nil {
-		return nil, err
-	}
-	if !v.Truth() {
-		return nil, failure(b, msg, "got %s, want a true value", show(v))
-	}
-	return starlark.None, nil
-}
+// membership returns assert.contains (want=true) or assert.not_contains
+// (want=false).
+func membership(want bool) runtime.Func {
+	return func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		var container, item, msg starlark.Value = nil, nil, starlark.None
+		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "container", &container, "item", &item, "msg?", &msg); err != nil {
+			return nil, err
+		}
 
-func isFalse(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var v, msg starlark.Value = nil, starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "value", &v, "msg?", &msg); err != nil {
-		return nil, err
+		found, err := starlark.Binary(syntax.IN, item, container)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		}
+		switch {
+		case want && !bool(found.Truth()):
+			return nil, failure(b, msg, "%s is not in %s", show(item), show(container))
+		case !want && bool(found.Truth()):
+			return nil, failure(b, msg, "%s is in %s, want it absent", show(item), show(container))
+		}
+		return starlark.None, nil
 	}
-	if v.Truth() {
-		return nil, failure(b, msg, "got %s, want a false value", show(v))
-	}
-	return starlark.None, nil
-}
-
-func in(container, item starlark.Value) (bool, error) {
-	v, err := starlark.Binary(syntax.IN, item, container)
-	if err != nil {
-		return false, err
-	}
-	return bool(v.Truth()), nil
-}
-
-func contains(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var container, item, msg starlark.Value = nil, nil, starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "container", &container, "item", &item, "msg?", &msg); err != nil {
-		return nil, err
-	}
-	ok, err := in(container, item)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
-	}
-	if !ok {
-		return nil, failure(b, msg, "%s is not in %s", show(item), show(container))
-	}
-	return starlark.None, nil
-}
-
-func notContains(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var container, item, msg starlark.Value = nil, nil, starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "container", &container, "item", &item, "msg?", &msg); err != nil {
-		return nil, err
-	}
-	ok, err := in(container, item)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
-	}
-	if ok {
-		return nil, failure(b, msg, "%s is in %s, want it absent", show(item), show(container))
-	}
-	return starlark.None, nil
 }
 
 func fails(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
