@@ -11,18 +11,27 @@ import (
 	"github.com/cocalcctl/cocalcctl/builtins/runtime"
 )
 
+// beginStep opens the engine and begins a step for the call of b. When the
+// engine cannot be opened, it begins no step and returns the error.
+func beginStep(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (Engine, *runtime.Step, error) {
+	engine, err := engineOf(thread, b)
+	if err != nil {
+		return nil, nil, err
+	}
+	return engine, runtime.Begin(thread, b, args, kwargs), nil
+}
+
 func start(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var name nameArg
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name); err != nil {
 		return nil, err
 	}
-	engine, err := engineOf(thread, b)
+	engine, step, err := beginStep(thread, b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
 
-	env := runtime.EnvOf(thread)
-	step := runtime.Begin(thread, b, args, kwargs)
+	env := step.Env()
 	c, err := engine.ContainerInspect(env.Ctx, name.name)
 	switch {
 	case errors.Is(err, ErrNotFound) && env.DryRun:
@@ -52,13 +61,12 @@ func stop(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "timeout?", &timeout); err != nil {
 		return nil, err
 	}
-	engine, err := engineOf(thread, b)
+	engine, step, err := beginStep(thread, b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
 
-	env := runtime.EnvOf(thread)
-	step := runtime.Begin(thread, b, args, kwargs)
+	env := step.Env()
 	c, err := engine.ContainerInspect(env.Ctx, name.name)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -86,13 +94,12 @@ func remove(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "volumes?", &volumes); err != nil {
 		return nil, err
 	}
-	engine, err := engineOf(thread, b)
+	engine, step, err := beginStep(thread, b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
 
-	env := runtime.EnvOf(thread)
-	step := runtime.Begin(thread, b, args, kwargs)
+	env := step.Env()
 	c, err := engine.ContainerInspect(env.Ctx, name.name)
 	if errors.Is(err, ErrNotFound) && env.DryRun && env.Planned("container:"+name.name) {
 		step.Report(runtime.Removed, "created by an earlier step of this run")

@@ -50,20 +50,16 @@ func networkFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		return nil, err
 	}
 
-	if err := checkName(b, "network", name); err != nil {
+	want, err := requestedLabels(b, "network", name, labels)
+	if err != nil {
 		return nil, err
 	}
-	want, err := stringDict(labels)
-	if err != nil {
-		return nil, fmt.Errorf("%s: labels: %w", b.Name(), err)
-	}
-	engine, err := engineOf(thread, b)
+	engine, step, err := beginStep(thread, b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
 
-	env := runtime.EnvOf(thread)
-	step := runtime.Begin(thread, b, args, kwargs)
+	env := step.Env()
 	n, err := engine.NetworkInspect(env.Ctx, name)
 	if err == nil {
 		var diffs []string
@@ -71,28 +67,14 @@ func networkFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 			diffs = append(diffs, fmt.Sprintf("driver: %s, request is %s", n.Driver, driver))
 		}
 		diffs = append(diffs, labelDiffs(want, n.Labels)...)
-		if len(diffs) > 0 {
-			return nil, step.Drift(fmt.Sprintf("network %q", name), diffs,
-				fmt.Sprintf("remove it with docker.remove_network(%q) after removing its containers, or change the request", name))
-		}
-		step.Report(runtime.Unchanged, "")
-		return starlark.String(name), nil
-	}
-	if !errors.Is(err, ErrNotFound) {
-		return nil, step.Fail(fmt.Errorf("%s: %w", b.Name(), err))
+		return keepExisting(step, "network", name, diffs,
+			fmt.Sprintf("remove it with docker.remove_network(%q) after removing its containers, or change the request", name))
 	}
 
-	err = step.Apply(runtime.Created, "", func() error {
+	return createMissing(step, b, name, err, func() error {
 		_, err := engine.NetworkCreate(env.Ctx, NetworkSpec{Name: name, Driver: driver, Labels: managedLabels(want)})
-		if err != nil {
-			return fmt.Errorf("%s: %w", b.Name(), err)
-		}
-		return nil
+		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return starlark.String(name), nil
 }
 
 func volumeFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -104,35 +86,62 @@ func volumeFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 		return nil, err
 	}
 
-	if err := checkName(b, "volume", name); err != nil {
+	want, err := requestedLabels(b, "volume", name, labels)
+	if err != nil {
+		return nil, err
+	}
+	engine, step, err := beginStep(thread, b, args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+
+	env := step.Env()
+	v, err := engine.VolumeInspect(env.Ctx, name)
+	if err == nil {
+		return keepExisting(step, "volume", name, labelDiffs(want, v.Labels),
+			"a volume's labels cannot change: drop them from the request, or move the data to a new volume")
+	}
+
+	return createMissing(step, b, name, err, func() error {
+		_, err := engine.VolumeCreate(env.Ctx, VolumeSpec{Name: name, Labels: managedLabels(want)})
+		return err
+	})
+}
+
+// requestedLabels checks the name of a network or volume, as kind says, and
+// returns the labels its request sets.
+func requestedLabels(b *starlark.Builtin, kind, name string, labels *starlark.Dict) (map[string]string, error) {
+	if err := checkName(b, kind, name); err != nil {
 		return nil, err
 	}
 	want, err := stringDict(labels)
 	if err != nil {
 		return nil, fmt.Errorf("%s: labels: %w", b.Name(), err)
 	}
-	engine, err := engineOf(thread, b)
-	if err != nil {
-		return nil, err
+	return want, nil
+}
+
+// keepExisting ends step for a network or volume that exists. It reports
+// drift with fix as the remedy when diffs is not empty, and the resource as
+// unchanged otherwise.
+func keepExisting(step *runtime.Step, kind, name string, diffs []string, fix string) (starlark.Value, error) {
+	if len(diffs) > 0 {
+		return nil, step.Drift(fmt.Sprintf("%s %q", kind, name), diffs, fix)
+	}
+	step.Report(runtime.Unchanged, "")
+	return starlark.String(name), nil
+}
+
+// createMissing ends step for a network or volume whose inspection failed
+// with inspectErr. It creates the resource with create when inspectErr is
+// ErrNotFound, and fails the step on any other error.
+func createMissing(step *runtime.Step, b *starlark.Builtin, name string, inspectErr error, create func() error) (starlark.Value, error) {
+	if !errors.Is(inspectErr, ErrNotFound) {
+		return nil, step.Fail(fmt.Errorf("%s: %w", b.Name(), inspectErr))
 	}
 
-	env := runtime.EnvOf(thread)
-	step := runtime.Begin(thread, b, args, kwargs)
-	v, err := engine.VolumeInspect(env.Ctx, name)
-	if err == nil {
-		if diffs := labelDiffs(want, v.Labels); len(diffs) > 0 {
-			return nil, step.Drift(fmt.Sprintf("volume %q", name), diffs,
-				"a volume's labels cannot change: drop them from the request, or move the data to a new volume")
-		}
-		step.Report(runtime.Unchanged, "")
-		return starlark.String(name), nil
-	}
-	if !errors.Is(err, ErrNotFound) {
-		return nil, step.Fail(fmt.Errorf("%s: %w", b.Name(), err))
-	}
-
-	err = step.Apply(runtime.Created, "", func() error {
-		if _, err := engine.VolumeCreate(env.Ctx, VolumeSpec{Name: name, Labels: managedLabels(want)}); err != nil {
+	err := step.Apply(runtime.Created, "", func() error {
+		if err := create(); err != nil {
 			return fmt.Errorf("%s: %w", b.Name(), err)
 		}
 		return nil
@@ -148,13 +157,12 @@ func removeNetwork(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name); err != nil {
 		return nil, err
 	}
-	engine, err := engineOf(thread, b)
+	engine, step, err := beginStep(thread, b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
 
-	env := runtime.EnvOf(thread)
-	step := runtime.Begin(thread, b, args, kwargs)
+	env := step.Env()
 	n, err := engine.NetworkInspect(env.Ctx, name)
 	if errors.Is(err, ErrNotFound) {
 		step.Report(runtime.Unchanged, "no such network")
@@ -168,16 +176,10 @@ func removeNetwork(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		return starlark.None, nil
 	}
 
-	return starlark.None, step.Apply(runtime.Removed, "", func() error {
-		err := engine.NetworkRemove(env.Ctx, name)
-		if errors.Is(err, ErrInUse) {
-			return fmt.Errorf("%s: network %q is in use by running containers (%s): stop or remove them first with docker.stop or docker.remove",
-				b.Name(), name, strings.Join(n.Containers, ", "))
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", b.Name(), err)
-		}
-		return nil
+	inUse := fmt.Sprintf("network %q is in use by running containers (%s): stop or remove them first with docker.stop or docker.remove",
+		name, strings.Join(n.Containers, ", "))
+	return removeExisting(step, b, inUse, func() error {
+		return engine.NetworkRemove(env.Ctx, name)
 	})
 }
 
@@ -186,13 +188,12 @@ func removeVolume(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name); err != nil {
 		return nil, err
 	}
-	engine, err := engineOf(thread, b)
+	engine, step, err := beginStep(thread, b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
 
-	env := runtime.EnvOf(thread)
-	step := runtime.Begin(thread, b, args, kwargs)
+	env := step.Env()
 	_, err = engine.VolumeInspect(env.Ctx, name)
 	if errors.Is(err, ErrNotFound) {
 		step.Report(runtime.Unchanged, "no such volume")
@@ -205,10 +206,20 @@ func removeVolume(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 		return nil, err
 	}
 
+	inUse := fmt.Sprintf("volume %q is in use by a container: remove the container first with docker.remove", name)
+	return removeExisting(step, b, inUse, func() error {
+		return engine.VolumeRemove(env.Ctx, name)
+	})
+}
+
+// removeExisting ends step by removing a network or volume with remove. If
+// remove fails with ErrInUse, the step fails with inUse, after the builtin's
+// name, in place of the engine's error.
+func removeExisting(step *runtime.Step, b *starlark.Builtin, inUse string, remove func() error) (starlark.Value, error) {
 	return starlark.None, step.Apply(runtime.Removed, "", func() error {
-		err := engine.VolumeRemove(env.Ctx, name)
+		err := remove()
 		if errors.Is(err, ErrInUse) {
-			return fmt.Errorf("%s: volume %q is in use by a container: remove the container first with docker.remove", b.Name(), name)
+			return fmt.Errorf("%s: %s", b.Name(), inUse)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", b.Name(), err)
@@ -252,13 +263,12 @@ func imageFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	if pull != "missing" && pull != "always" && pull != "never" {
 		return nil, fmt.Errorf("%s: pull %q, want \"missing\", \"always\" or \"never\"", b.Name(), pull)
 	}
-	engine, err := engineOf(thread, b)
+	engine, step, err := beginStep(thread, b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
 
-	env := runtime.EnvOf(thread)
-	step := runtime.Begin(thread, b, args, kwargs)
+	env := step.Env()
 	before, err := engine.ImageInspect(env.Ctx, ref)
 	present := err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -348,13 +358,12 @@ func commit(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	if ref == "" {
 		return nil, fmt.Errorf("%s: ref is empty: name the image to save, such as \"local/postgres:17\"", b.Name())
 	}
-	engine, err := engineOf(thread, b)
+	engine, step, err := beginStep(thread, b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
 
-	env := runtime.EnvOf(thread)
-	step := runtime.Begin(thread, b, args, kwargs)
+	env := step.Env()
 	if _, err := engine.ImageInspect(env.Ctx, ref); err == nil {
 		step.Report(runtime.Unchanged, "image exists")
 		return starlark.String(ref), nil

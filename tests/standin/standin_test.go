@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/x509"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -48,12 +49,25 @@ func (c *tlsCase) postgres(image, version string, hba []string, initSQL ...strin
 	}
 }
 
-// ownedDatabase creates the role cocalc and a database cocalc it owns.
+// startTLSPostgres creates the test network and starts PostgreSQL version
+// from image on it, with TLS from a new certificate set for "db" and
+// "localhost". The single pg_hba.conf line hba follows the local trust line.
+func startTLSPostgres(t *testing.T, image, version, hba string, initSQL ...string) (*testEnv, *tlsCase, *postgresServer) {
+	t.Helper()
+	env := newTestEnv(t, image)
+	certs := newTLSCase(t, "db", "localhost")
+	db := env.startPostgres(certs.postgres(image, version, []string{hba}, initSQL...))
+	return env, certs, db
+}
+
+// ownedDatabase creates the role cocalc and a database cocalc it owns. An
+// empty password creates the role without one, for certificate logins.
 func ownedDatabase(password string) []string {
-	return []string{
-		"CREATE ROLE cocalc LOGIN PASSWORD '" + password + "'",
-		"CREATE DATABASE cocalc OWNER cocalc",
+	role := "CREATE ROLE cocalc LOGIN"
+	if password != "" {
+		role += " PASSWORD '" + password + "'"
 	}
+	return []string{role, "CREATE DATABASE cocalc OWNER cocalc"}
 }
 
 func baseEnv() map[string]string {
@@ -62,6 +76,36 @@ func baseEnv() map[string]string {
 
 const hostsslPassword = "hostssl all all 0.0.0.0/0 scram-sha-256"
 const hostsslCert = "hostssl all all 0.0.0.0/0 cert"
+
+// passwordSetup returns a stand-in set-up that logs in with password and
+// checks the server certificate against the test CA.
+func passwordSetup(certs *tlsCase, password string) standinSetup {
+	vars := baseEnv()
+	vars["SMC_DB_SSL_CA_FILE"] = "/root/pgtls/ca.crt"
+	return standinSetup{
+		env:      vars,
+		password: ptr(password),
+		tlsFiles: map[string]tlsFile{"ca.crt": {certs.ca.certPEM, 0o644}},
+	}
+}
+
+// certSetup returns a stand-in set-up that logs in with the client
+// certificate, its key file in keyMode, and checks the server certificate
+// against the test CA.
+func certSetup(certs *tlsCase, keyMode os.FileMode) standinSetup {
+	vars := baseEnv()
+	vars["SMC_DB_SSL_CA_FILE"] = "/root/pgtls/ca.crt"
+	vars["SMC_DB_SSL_CLIENT_CERT_FILE"] = "/root/pgtls/client.crt"
+	vars["SMC_DB_SSL_CLIENT_KEY_FILE"] = "/root/pgtls/client.key"
+	return standinSetup{
+		env: vars,
+		tlsFiles: map[string]tlsFile{
+			"ca.crt":     {certs.ca.certPEM, 0o644},
+			"client.crt": {certs.clientCert, 0o644},
+			"client.key": {certs.clientKey, keyMode},
+		},
+	}
+}
 
 // checkSignup creates an account through the API and finds it in the
 // database, and checks that the trigger's notification reached the hub.
@@ -94,17 +138,9 @@ func checkSignup(t *testing.T, db *postgresServer, hub *standin) {
 
 func TestHealthyWithPasswordAuth(t *testing.T) {
 	t.Parallel()
-	env := newTestEnv(t, images.Postgres17)
-	certs := newTLSCase(t, "db", "localhost")
-	db := env.startPostgres(certs.postgres(images.Postgres17, "17", []string{hostsslPassword}, ownedDatabase("pw-ok")...))
+	env, certs, db := startTLSPostgres(t, images.Postgres17, "17", hostsslPassword, ownedDatabase("pw-ok")...)
 
-	vars := baseEnv()
-	vars["SMC_DB_SSL_CA_FILE"] = "/root/pgtls/ca.crt"
-	hub := env.startStandin(standinSetup{
-		env:      vars,
-		password: ptr("pw-ok"),
-		tlsFiles: map[string]tlsFile{"ca.crt": {certs.ca.certPEM, 0o644}},
-	})
+	hub := env.startStandin(passwordSetup(certs, "pw-ok"))
 	hub.waitHealthy(healthyTimeout)
 	checkSignup(t, db, hub)
 
@@ -117,40 +153,18 @@ func TestHealthyWithPasswordAuth(t *testing.T) {
 
 func TestHealthyWithCertificateAuth(t *testing.T) {
 	t.Parallel()
-	env := newTestEnv(t, images.Postgres17)
-	certs := newTLSCase(t, "db", "localhost")
-	db := env.startPostgres(certs.postgres(images.Postgres17, "17", []string{hostsslCert},
-		"CREATE ROLE cocalc LOGIN", "CREATE DATABASE cocalc OWNER cocalc"))
+	env, certs, db := startTLSPostgres(t, images.Postgres17, "17", hostsslCert, ownedDatabase("")...)
 
-	vars := baseEnv()
-	vars["SMC_DB_SSL_CA_FILE"] = "/root/pgtls/ca.crt"
-	vars["SMC_DB_SSL_CLIENT_CERT_FILE"] = "/root/pgtls/client.crt"
-	vars["SMC_DB_SSL_CLIENT_KEY_FILE"] = "/root/pgtls/client.key"
-	hub := env.startStandin(standinSetup{
-		env: vars,
-		tlsFiles: map[string]tlsFile{
-			"ca.crt":     {certs.ca.certPEM, 0o644},
-			"client.crt": {certs.clientCert, 0o644},
-			"client.key": {certs.clientKey, 0o600},
-		},
-	})
+	hub := env.startStandin(certSetup(certs, 0o600))
 	hub.waitHealthy(healthyTimeout)
 	checkSignup(t, db, hub)
 }
 
 func TestHealthyOnPostgres15(t *testing.T) {
 	t.Parallel()
-	env := newTestEnv(t, images.Postgres15)
-	certs := newTLSCase(t, "db", "localhost")
-	db := env.startPostgres(certs.postgres(images.Postgres15, "15", []string{hostsslPassword}, ownedDatabase("pw-15")...))
+	env, certs, db := startTLSPostgres(t, images.Postgres15, "15", hostsslPassword, ownedDatabase("pw-15")...)
 
-	vars := baseEnv()
-	vars["SMC_DB_SSL_CA_FILE"] = "/root/pgtls/ca.crt"
-	hub := env.startStandin(standinSetup{
-		env:      vars,
-		password: ptr("pw-15"),
-		tlsFiles: map[string]tlsFile{"ca.crt": {certs.ca.certPEM, 0o644}},
-	})
+	hub := env.startStandin(passwordSetup(certs, "pw-15"))
 	hub.waitHealthy(healthyTimeout)
 	checkSignup(t, db, hub)
 }
@@ -174,13 +188,7 @@ func TestServerCertWithoutLocalhostSAN(t *testing.T) {
 	certs := newTLSCase(t, "db")
 	env.startPostgres(certs.postgres(images.Postgres17, "17", []string{hostsslPassword}, ownedDatabase("pw")...))
 
-	vars := baseEnv()
-	vars["SMC_DB_SSL_CA_FILE"] = "/root/pgtls/ca.crt"
-	hub := env.startStandin(standinSetup{
-		env:      vars,
-		password: ptr("pw"),
-		tlsFiles: map[string]tlsFile{"ca.crt": {certs.ca.certPEM, 0o644}},
-	})
+	hub := env.startStandin(passwordSetup(certs, "pw"))
 	// The psql check passes (it checks "db"); the main connection checks
 	// "localhost" and fails.
 	expectRetrying(t, hub, regexp.QuoteMeta("Host: localhost. is not in the cert's altnames: DNS:db"))
@@ -188,59 +196,28 @@ func TestServerCertWithoutLocalhostSAN(t *testing.T) {
 
 func TestClientFilesWithoutCAFile(t *testing.T) {
 	t.Parallel()
-	env := newTestEnv(t, images.Postgres17)
-	certs := newTLSCase(t, "db", "localhost")
-	env.startPostgres(certs.postgres(images.Postgres17, "17", []string{hostsslCert},
-		"CREATE ROLE cocalc LOGIN", "CREATE DATABASE cocalc OWNER cocalc"))
+	env, certs, _ := startTLSPostgres(t, images.Postgres17, "17", hostsslCert, ownedDatabase("")...)
 
-	vars := baseEnv()
-	vars["SMC_DB_SSL_CLIENT_CERT_FILE"] = "/root/pgtls/client.crt"
-	vars["SMC_DB_SSL_CLIENT_KEY_FILE"] = "/root/pgtls/client.key"
-	hub := env.startStandin(standinSetup{
-		env: vars,
-		tlsFiles: map[string]tlsFile{
-			"client.crt": {certs.clientCert, 0o644},
-			"client.key": {certs.clientKey, 0o600},
-		},
-	})
+	setup := certSetup(certs, 0o600)
+	delete(setup.env, "SMC_DB_SSL_CA_FILE")
+	delete(setup.tlsFiles, "ca.crt")
+	hub := env.startStandin(setup)
 	expectRetrying(t, hub, regexp.QuoteMeta(`psql --list: root certificate file "system" does not exist`))
 }
 
 func TestClientKeyModeTooOpen(t *testing.T) {
 	t.Parallel()
-	env := newTestEnv(t, images.Postgres17)
-	certs := newTLSCase(t, "db", "localhost")
-	env.startPostgres(certs.postgres(images.Postgres17, "17", []string{hostsslCert},
-		"CREATE ROLE cocalc LOGIN", "CREATE DATABASE cocalc OWNER cocalc"))
+	env, certs, _ := startTLSPostgres(t, images.Postgres17, "17", hostsslCert, ownedDatabase("")...)
 
-	vars := baseEnv()
-	vars["SMC_DB_SSL_CA_FILE"] = "/root/pgtls/ca.crt"
-	vars["SMC_DB_SSL_CLIENT_CERT_FILE"] = "/root/pgtls/client.crt"
-	vars["SMC_DB_SSL_CLIENT_KEY_FILE"] = "/root/pgtls/client.key"
-	hub := env.startStandin(standinSetup{
-		env: vars,
-		tlsFiles: map[string]tlsFile{
-			"ca.crt":     {certs.ca.certPEM, 0o644},
-			"client.crt": {certs.clientCert, 0o644},
-			"client.key": {certs.clientKey, 0o644},
-		},
-	})
+	hub := env.startStandin(certSetup(certs, 0o644))
 	expectRetrying(t, hub, regexp.QuoteMeta(`private key file "/root/pgtls/client.key" has group or world access`))
 }
 
 func TestWrongPasswordRetries(t *testing.T) {
 	t.Parallel()
-	env := newTestEnv(t, images.Postgres17)
-	certs := newTLSCase(t, "db", "localhost")
-	env.startPostgres(certs.postgres(images.Postgres17, "17", []string{hostsslPassword}, ownedDatabase("right")...))
+	env, certs, _ := startTLSPostgres(t, images.Postgres17, "17", hostsslPassword, ownedDatabase("right")...)
 
-	vars := baseEnv()
-	vars["SMC_DB_SSL_CA_FILE"] = "/root/pgtls/ca.crt"
-	hub := env.startStandin(standinSetup{
-		env:      vars,
-		password: ptr("wrong"),
-		tlsFiles: map[string]tlsFile{"ca.crt": {certs.ca.certPEM, 0o644}},
-	})
+	hub := env.startStandin(passwordSetup(certs, "wrong"))
 	expectRetrying(t, hub, regexp.QuoteMeta(`password authentication failed for user "cocalc"`))
 	if logs := hub.logs(); strings.Contains(logs, "wrong") {
 		t.Errorf("the log contains the password:\n%s", logs)
@@ -265,48 +242,30 @@ func expectSchemaExit(t *testing.T, hub *standin, cause string) {
 
 func TestTablesOwnedByAnotherRole(t *testing.T) {
 	t.Parallel()
-	env := newTestEnv(t, images.Postgres17)
-	certs := newTLSCase(t, "db", "localhost")
-	db := env.startPostgres(certs.postgres(images.Postgres17, "17", []string{hostsslPassword}, ownedDatabase("pw")...))
+	env, certs, db := startTLSPostgres(t, images.Postgres17, "17", hostsslPassword, ownedDatabase("pw")...)
 	// A restore run as postgres leaves the tables owned by postgres.
 	db.psql("cocalc", "CREATE TABLE accounts (account_id uuid PRIMARY KEY, email_address varchar(254) UNIQUE)")
 	db.psql("cocalc", "GRANT ALL ON accounts TO cocalc")
 
-	vars := baseEnv()
-	vars["SMC_DB_SSL_CA_FILE"] = "/root/pgtls/ca.crt"
-	hub := env.startStandin(standinSetup{
-		env:      vars,
-		password: ptr("pw"),
-		tlsFiles: map[string]tlsFile{"ca.crt": {certs.ca.certPEM, 0o644}},
-	})
+	hub := env.startStandin(passwordSetup(certs, "pw"))
 	expectSchemaExit(t, hub, `relation "accounts" already exists`)
 }
 
 func TestNoRightsOnPublicSchema(t *testing.T) {
 	t.Parallel()
-	env := newTestEnv(t, images.Postgres17)
-	certs := newTLSCase(t, "db", "localhost")
 	// The tutorial's grant: enough on PostgreSQL 14, not on 15 and later.
-	env.startPostgres(certs.postgres(images.Postgres17, "17", []string{hostsslPassword},
+	env, certs, _ := startTLSPostgres(t, images.Postgres17, "17", hostsslPassword,
 		"CREATE ROLE cocalc LOGIN PASSWORD 'pw'",
 		"CREATE DATABASE cocalc",
-		"GRANT ALL PRIVILEGES ON DATABASE cocalc TO cocalc"))
+		"GRANT ALL PRIVILEGES ON DATABASE cocalc TO cocalc")
 
-	vars := baseEnv()
-	vars["SMC_DB_SSL_CA_FILE"] = "/root/pgtls/ca.crt"
-	hub := env.startStandin(standinSetup{
-		env:      vars,
-		password: ptr("pw"),
-		tlsFiles: map[string]tlsFile{"ca.crt": {certs.ca.certPEM, 0o644}},
-	})
+	hub := env.startStandin(passwordSetup(certs, "pw"))
 	expectSchemaExit(t, hub, "permission denied for schema public")
 }
 
 func TestPlainSSLTrueWithPrivateCA(t *testing.T) {
 	t.Parallel()
-	env := newTestEnv(t, images.Postgres17)
-	certs := newTLSCase(t, "db", "localhost")
-	env.startPostgres(certs.postgres(images.Postgres17, "17", []string{hostsslPassword}, ownedDatabase("pw")...))
+	env, _, _ := startTLSPostgres(t, images.Postgres17, "17", hostsslPassword, ownedDatabase("pw")...)
 
 	// SMC_DB_SSL=true checks against the default roots, which lack the
 	// private CA. psql runs with sslmode=require and does not check, so
@@ -321,24 +280,11 @@ func TestPlainSSLTrueWithPrivateCA(t *testing.T) {
 
 func TestMissingDatabaseWithCertAuth(t *testing.T) {
 	t.Parallel()
-	env := newTestEnv(t, images.Postgres17)
-	certs := newTLSCase(t, "db", "localhost")
-	env.startPostgres(certs.postgres(images.Postgres17, "17", []string{hostsslCert}, "CREATE ROLE cocalc LOGIN CREATEDB"))
+	env, certs, _ := startTLSPostgres(t, images.Postgres17, "17", hostsslCert, "CREATE ROLE cocalc LOGIN CREATEDB")
 
 	// The hub runs createdb with no TLS settings, so it sends no client
 	// certificate and the cert rule rejects it.
-	vars := baseEnv()
-	vars["SMC_DB_SSL_CA_FILE"] = "/root/pgtls/ca.crt"
-	vars["SMC_DB_SSL_CLIENT_CERT_FILE"] = "/root/pgtls/client.crt"
-	vars["SMC_DB_SSL_CLIENT_KEY_FILE"] = "/root/pgtls/client.key"
-	hub := env.startStandin(standinSetup{
-		env: vars,
-		tlsFiles: map[string]tlsFile{
-			"ca.crt":     {certs.ca.certPEM, 0o644},
-			"client.crt": {certs.clientCert, 0o644},
-			"client.key": {certs.clientKey, 0o600},
-		},
-	})
+	hub := env.startStandin(certSetup(certs, 0o600))
 	logs := hub.waitLog(`database "cocalc" does not exist: running createdb`, 1, failureTimeout)
 	if strings.Contains(logs, "created database") {
 		t.Errorf("createdb succeeded without a client certificate:\n%s", logs)
