@@ -14,7 +14,7 @@ import (
 	"github.com/cocalcctl/cocalcctl/builtins/runtime"
 )
 
-// Prober checks that a web server answers. The real one makes HTTPS
+// Prober checks that a web server responds. The real one makes HTTPS
 // requests; `cocalcctl test` installs a fake under the backend key "http".
 type Prober interface {
 	// Probe makes one GET request to url and returns the HTTP status code.
@@ -43,7 +43,7 @@ func (HTTPProber) Probe(ctx context.Context, url string) (int, error) {
 	return resp.StatusCode, nil
 }
 
-// FakeProber answers every probe with Status, for script tests.
+// FakeProber returns Status for every probe, for script tests.
 type FakeProber struct {
 	Status int
 	URLs   []string
@@ -149,7 +149,7 @@ func verify(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	return starlark.None, nil
 }
 
-// running reports whether docker.inspect(name) says the container runs.
+// running reports whether docker.inspect(name) reports the container as running.
 func running(thread *starlark.Thread, name string) bool {
 	info, err := callBuiltin(thread, "docker", "inspect", starlark.Tuple{starlark.String(name)}, nil)
 	if err != nil {
@@ -163,7 +163,7 @@ func running(thread *starlark.Thread, name string) bool {
 	return err == nil && v == starlark.True
 }
 
-// waitHTTP waits until url answers with a status below 400, for at most
+// waitHTTP waits until url responds with a status below 400, for at most
 // timeout, and gives up early when alive reports that the server's
 // container stopped.
 func waitHTTP(env *runtime.Env, p Prober, url string, timeout time.Duration, alive func() bool) error {
@@ -187,7 +187,7 @@ func waitHTTP(env *runtime.Env, p Prober, url string, timeout time.Duration, ali
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("no answer within %s (last attempt: %v)", timeout, last)
+			return fmt.Errorf("no response within %s (last attempt: %v)", timeout, last)
 		case <-time.After(delay):
 		}
 		delay = min(delay*2, 5*time.Second)

@@ -24,10 +24,10 @@ type Env struct {
 	// Ctx is cancelled when the run is interrupted.
 	Ctx context.Context
 
-	// FS is where files are read and written.
+	// FS is the file system that builtins read and write.
 	FS FS
 
-	// Clock tells the time.
+	// Clock is the source of the current time.
 	Clock Clock
 
 	// Reporter receives the step events.
@@ -54,7 +54,8 @@ type Env struct {
 	// Verbose asks builtins for more detail on stderr.
 	Verbose bool
 
-	// Home is what "~" means in paths; the user's home folder when empty.
+	// Home is the folder that "~" stands for in paths; the user's home
+	// folder when empty.
 	// Script tests set it, so plans read the same on every machine.
 	Home string
 
