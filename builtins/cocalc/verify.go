@@ -169,6 +169,7 @@ func running(thread *starlark.Thread, name string) bool {
 func waitHTTP(env *runtime.Env, p Prober, url string, timeout time.Duration, alive func() bool) error {
 	ctx, cancel := context.WithTimeout(env.Ctx, timeout)
 	defer cancel()
+	deadline := env.Clock.Now().Add(timeout)
 
 	delay := 500 * time.Millisecond
 	var last error
@@ -185,10 +186,8 @@ func waitHTTP(env *runtime.Env, p Prober, url string, timeout time.Duration, ali
 		if !alive() {
 			return fmt.Errorf("the container stopped (last attempt: %v)", last)
 		}
-		select {
-		case <-ctx.Done():
+		if !env.Clock.Now().Add(delay).Before(deadline) || runtime.Sleep(ctx, env.Clock, delay) != nil {
 			return fmt.Errorf("no response within %s (last attempt: %v)", timeout, last)
-		case <-time.After(delay):
 		}
 		delay = min(delay*2, 5*time.Second)
 	}

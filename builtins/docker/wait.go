@@ -62,22 +62,6 @@ func (w waitCondition) check(ctx context.Context, engine Engine, container strin
 	return "", nil
 }
 
-// sleep waits for d. A clock that can be advanced is a test clock, so it is
-// moved forward instead, which keeps tests of timeouts instant.
-func sleep(ctx context.Context, clock runtime.Clock, d time.Duration) error {
-	if c, ok := clock.(interface{ Advance(time.Duration) }); ok {
-		c.Advance(d)
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 func wait(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
@@ -149,7 +133,7 @@ func wait(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 			lastReport = now
 			step.Progress("waiting %s of %s: %s", now.Sub(start).Round(time.Second), timeout.d, missing)
 		}
-		if err := sleep(env.Ctx, env.Clock, min(interval.d, deadline.Sub(now))); err != nil {
+		if err := runtime.Sleep(env.Ctx, env.Clock, min(interval.d, deadline.Sub(now))); err != nil {
 			return nil, step.Fail(fmt.Errorf("%s: %w", b.Name(), err))
 		}
 	}

@@ -41,7 +41,8 @@ func wait(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 	}
 
 	step := runtime.Begin(thread, b, args, kwargs)
-	start := time.Now()
+	start := env.Clock.Now()
+	deadline := start.Add(limit)
 	ctx, cancel := context.WithTimeout(env.Ctx, limit)
 	defer cancel()
 	pause := waitBackoff
@@ -49,7 +50,7 @@ func wait(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 	for attempt := 1; ; attempt++ {
 		err := ping(ctx, backend, spec)
 		if err == nil {
-			step.Report(runtime.Unchanged, fmt.Sprintf("ready after %s", time.Since(start).Round(10*time.Millisecond)))
+			step.Report(runtime.Unchanged, fmt.Sprintf("ready after %s", env.Clock.Now().Sub(start).Round(10*time.Millisecond)))
 			return starlark.None, nil
 		}
 		// An attempt cut short by the overall timeout says less than the
@@ -61,13 +62,13 @@ func wait(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 			return nil, step.Fail(fmt.Errorf("%s: interrupted", b.Name()))
 		}
 		if attempt%10 == 0 {
-			step.Progress("not ready after %s: %s", time.Since(start).Round(time.Second), connectCause(last))
+			step.Progress("not ready after %s: %s", env.Clock.Now().Sub(start).Round(time.Second), connectCause(last))
 		}
-		select {
-		case <-ctx.Done():
+		// The clock decides the deadline, so a test clock makes the wait
+		// instant; ctx still ends an attempt that hangs.
+		if !env.Clock.Now().Add(pause).Before(deadline) || runtime.Sleep(ctx, env.Clock, pause) != nil {
 			return nil, step.Fail(fmt.Errorf("%s: the server at %s did not accept a connection and answer `select 1` "+
 				"within %s (%d attempts); the last attempt failed: %w", b.Name(), spec.Where(), timeout, attempt, explainConnect(last, spec)))
-		case <-time.After(pause):
 		}
 		pause = min(pause*2, waitMaxBackoff)
 	}

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -38,4 +39,22 @@ func (c *FixedClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+}
+
+// Sleep waits for d or until ctx ends. A clock that can be advanced (such as
+// FixedClock) is a test clock, so it is moved forward instead, which keeps
+// waits and timeouts in tests and in `cocalcctl test` instant.
+func Sleep(ctx context.Context, clock Clock, d time.Duration) error {
+	if c, ok := clock.(interface{ Advance(time.Duration) }); ok {
+		c.Advance(d)
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
 }
