@@ -13,7 +13,7 @@ import (
 	"github.com/cocalcctl/cocalcctl/builtins/runtime"
 )
 
-// dbConfig is what the CoCalc hub needs to reach its database, as given to
+// dbConfig is the database connection of the CoCalc hub, as given to
 // cocalc.run.
 type dbConfig struct {
 	Host         string

@@ -132,7 +132,7 @@ func run(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 		return nil, err
 	}
 
-	spec := containerSpec(cfg, projects, host, port)
+	spec := hubSpec{cfg: cfg, projects: projects}
 	kw := []starlark.Tuple{
 		{starlark.String("image"), starlark.String(image)},
 		{starlark.String("env"), spec.env(extraEnv)},
@@ -154,18 +154,15 @@ func run(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 	return container, nil
 }
 
-// tlsDir is where the TLS files go in the CoCalc container. The hub removes
+// tlsDir is the folder of the TLS files in the CoCalc container. The hub removes
 // environment values that start with /root from what user projects see, so
 // the paths do not leak into every project.
 const tlsDir = "/root/pgtls"
 
+// hubSpec builds the environment and mounts of the CoCalc container.
 type hubSpec struct {
 	cfg      dbConfig
 	projects string
-}
-
-func containerSpec(cfg dbConfig, projects, host string, port int) hubSpec {
-	return hubSpec{cfg: cfg, projects: projects}
 }
 
 func (h hubSpec) env(extra *starlark.Dict) *starlark.Dict {

@@ -6,7 +6,7 @@ import (
 	"github.com/cocalcctl/cocalcctl/builtins/docker"
 )
 
-// absentSession stands in, under --dry-run, for the server in a container
+// absentSession replaces, under --dry-run, for the server in a container
 // that does not run yet because an earlier step only would have created it.
 // It has no roles, databases, settings or files, so every helper reports
 // what it would create, and it changes nothing.

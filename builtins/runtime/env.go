@@ -39,8 +39,8 @@ type Env struct {
 	// Yes is the consent to destructive steps given on the command line.
 	Yes bool
 
-	// Confirm asks the user at a terminal whether a destructive step may go
-	// ahead. It is nil when there is no terminal, and then the answer is no.
+	// Confirm prompts the user at a terminal for consent to a destructive
+	// step. It is nil when there is no terminal, and then consent is denied.
 	Confirm func(question string) bool
 
 	// Stdout receives print() output; Stderr does when Stdout is nil, as
@@ -51,7 +51,7 @@ type Env struct {
 	// nil too.
 	Stderr io.Writer
 
-	// Verbose asks builtins for more detail on stderr.
+	// Verbose requests more detail from builtins on stderr.
 	Verbose bool
 
 	// Home is the folder that "~" stands for in paths; the user's home

@@ -13,7 +13,7 @@ import (
 // test, a comparison, a dict key) fails with a message that names it. An
 // Unknown is never None.
 type Unknown struct {
-	// Name says what the value is, for example `docker.inspect("db").ip`.
+	// Name describes the value, for example `docker.inspect("db").ip`.
 	Name   string
 	thread *starlark.Thread
 }

@@ -116,12 +116,11 @@ func (o Options) newEnv(file string, out *bytes.Buffer) *runtime.Env {
 	return env
 }
 
-func (o Options) predeclared(file string) starlark.StringDict {
-	d := starlark.StringDict{}
-	if o.Predeclared != nil {
-		d = o.Predeclared()
+func (o Options) predeclared() starlark.StringDict {
+	if o.Predeclared == nil {
+		return starlark.StringDict{}
 	}
-	return d
+	return o.Predeclared()
 }
 
 // RunFile runs the selected test functions of one file. An error means the
@@ -187,7 +186,7 @@ func (o Options) runOne(file, name string) Result {
 }
 
 func (o Options) testPredeclared(file string) starlark.StringDict {
-	d := o.predeclared(file)
+	d := o.predeclared()
 	for _, m := range Modules(o) {
 		d[m.Name] = m.Value()
 	}

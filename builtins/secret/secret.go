@@ -50,7 +50,7 @@ administrator password. It must exist, be non-empty and be readable by its owner
 // Secret is a Starlark value that holds a secret. It renders as <secret>.
 type Secret struct {
 	plain string
-	// Origin says where the secret came from, for error messages.
+	// Origin is the source of the secret (a file or a builtin), for error messages.
 	Origin string
 }
 
@@ -219,7 +219,7 @@ func file(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 
 	step := runtime.Begin(thread, b, args, kwargs)
 	if _, err := env.FS.Stat(path); err == nil {
-		plain, err := readOwnSecret(env.FS, path)
+		plain, err := readUserSecret(env.FS, path)
 		if err != nil {
 			return nil, step.Fail(fmt.Errorf("%s: %w", b.Name(), err))
 		}
@@ -252,13 +252,9 @@ func file(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 	return New(thread, plain, path), nil
 }
 
-// readOwnSecret reads a secret file that cocalcctl created, repairing nothing:
-// a file whose mode was widened is an error, because the secret may have
+// readUserSecret reads a secret file. A file whose mode lets others read it
+// is an error rather than something to repair, because the secret may have
 // leaked.
-func readOwnSecret(fsys runtime.FS, path string) (string, error) {
-	return readUserSecret(fsys, path)
-}
-
 func readUserSecret(fsys runtime.FS, path string) (string, error) {
 	info, err := fsys.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
